@@ -1,0 +1,40 @@
+"""Differentiable, per-sample augmentations on device (spec §1.10).
+
+Written by hand because torchvision's v2 transforms draw one set of parameters per call, while
+the reference (kornia, ``same_on_batch=False``) draws crop and flip parameters per sample.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def random_crop(x: Tensor, padding: int) -> Tensor:
+    """Random crop back to the input size after zero padding, each sample its own offset."""
+    if padding <= 0:
+        return x
+    n, _, h, w = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding))
+    dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy).expand(n, h, w)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx).expand(n, h, w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1).expand(n, h, w)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def random_hflip(x: Tensor, p: float = 0.5) -> Tensor:
+    """Flip each sample horizontally with probability ``p``."""
+    flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < p
+    return torch.where(flip, x.flip(3), x)
+
+
+def jitter_flip(x: Tensor, max_shift: int, hflip: bool) -> Tensor:
+    """DeepInversion's jitter: one circular shift (and one flip) for the whole batch."""
+    dx, dy = torch.randint(-max_shift, max_shift + 1, (2,)).tolist()
+    out = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    if hflip and torch.rand(()) < 0.5:
+        out = out.flip(3)
+    return out

@@ -1,0 +1,183 @@
+"""``bench``: the command line. Thin: parse flags, call the harness, print.
+
+Heavy imports (torch, mlflow) happen inside commands, so ``bench --help`` and ``bench list``
+answer instantly. Bad input raises ``BenchError``: one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness.errors import BenchError
+
+RESULTS_HELP = "Holds the default tracking store (mlflow.db), artifacts and checkpoints."
+
+
+class BenchGroup(click.Group):
+    """Turns ``BenchError`` into a one-line message and exit code 2 (a traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as error:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(2)
+
+
+def tracking_options(func):
+    func = click.option("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite under --results-dir).")(func)
+    return click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
+                        help=RESULTS_HELP)(func)
+
+
+def make_tracker(results_dir: str, tracking_uri: str | None):
+    from harness.tracking import Tracker
+    try:
+        tracker = Tracker(results_dir, tracking_uri)
+    except OSError as error:
+        raise BenchError(f"results directory {results_dir!r} cannot be written ({error.strerror})") from None
+    tracker.check()
+    return tracker
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """dfkd-bench: benchmark data-free knowledge distillation methods, tracked in MLflow."""
+
+
+@cli.command()
+@click.option("--methods", required=True, help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")
+@click.option("--task", "task_name", default="digits", show_default=True, help="Task name (see `bench list tasks`).")
+@click.option("--pairs", default=None, help="Comma-separated teacher-student pairs (default: the task's first).")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--budget", default=None, help="paper, quick or smoke (default: the task's).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a config field for every selected method that has it (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@tracking_options
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, results_dir, tracking_uri) -> None:
+    """Run every (method, pair, seed) cell and log each as an MLflow run."""
+    from harness.devices import resolve_device
+    from harness.plan import plan_runs
+    from harness.runner import execute
+
+    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets)
+    resolve_device(device)
+    tracker = make_tracker(results_dir, tracking_uri)
+    for spec in specs:
+        run_id = execute(spec, tracker, device, show_progress=not quiet)
+        click.echo(f"{spec.run_name}: FINISHED (run {run_id})")
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["methods", "baselines", "tasks", "pairs"]))
+@click.option("--task", "task_name", default=None, help="For pairs: only this task's.")
+def list_(what: str, task_name: str | None) -> None:
+    """List registered methods, baselines, tasks or teacher-student pairs."""
+    from harness.registry import BASELINES, METHODS, TASKS
+
+    if what in ("methods", "baselines", "tasks"):
+        for name in {"methods": METHODS, "baselines": BASELINES, "tasks": TASKS}[what].names():
+            click.echo(name)
+        return
+    for name in [TASKS.canonical(task_name)] if task_name else TASKS.names():
+        for pair, (teacher, student) in TASKS.get(name).pairs.items():
+            click.echo(f"{name}\t{pair}\t(teacher {teacher}, student {student})")
+
+
+@cli.group()
+def config() -> None:
+    """Inspect resolved configurations."""
+
+
+@config.command("show")
+@click.option("--method", "method", required=True, help="A method or variant, e.g. cmi:g_steps=5.")
+@click.option("--task", "task_name", default="digits", show_default=True)
+@click.option("--pair", default=None)
+@click.option("--budget", default=None)
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
+def config_show(method, task_name, pair, budget, sets) -> None:
+    """Print a cell's resolved config, each field with the layer that set it."""
+    from tabulate import tabulate
+
+    from harness.plan import plan_runs
+
+    spec = plan_runs(method, task_name, pair, "0", budget, sets)[0]
+    rows = [(name, value, spec.resolved.sources[name]) for name, value in vars(spec.config).items()]
+    click.echo(f"{spec.variant} on {spec.task}, pair {spec.pair}, budget {spec.budget}")
+    click.echo(tabulate(rows, headers=["field", "value", "from"], tablefmt="github"))
+    click.echo(f"schedule: {spec.config.schedule()}")
+    click.echo(f"deviations: {'; '.join(spec.deviations) or 'none'}")
+
+
+@cli.group()
+def teacher() -> None:
+    """Train or import teacher checkpoints."""
+
+
+@teacher.command("train")
+@click.option("--task", "task_name", required=True)
+@click.option("--arch", default=None, help="Architecture (default: the teacher of the task's first pair).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--epochs", type=int, default=None, help="Override the task's teacher recipe.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def teacher_train(task_name, arch, device, epochs, seed) -> None:
+    """Train a teacher on the task's real training split and cache it."""
+    from dataclasses import replace
+
+    from harness import teachers
+    from harness.devices import resolve_device
+    from harness.plan import make_task
+    from harness.runner import seed_everything
+
+    task = make_task(task_name)
+    arch = arch or task.pair(None)[0]
+    task.build_model(arch)
+    recipe = task.teacher_recipe(arch)
+    if epochs is not None:
+        if epochs < 1:
+            raise BenchError(f"invalid value {epochs} for --epochs: must be >= 1")
+        recipe = replace(recipe, epochs=epochs)
+    seed_everything(seed)
+    info = teachers.train(task, arch, resolve_device(device), recipe,
+                          on_epoch=lambda e, m: click.echo(f"epoch {e}: {task.metric} {m[task.metric]:.4f}"))
+    click.echo(f"teacher {arch} for {task.name}: {task.metric} {info.metric:.4f}, saved to {info.path} "
+               f"(sha256 {info.sha256[:12]})")
+
+
+@cli.command()
+@click.option("--task", "task_name", required=True)
+@click.option("--format", "fmt", type=click.Choice(["github", "csv", "latex", "html", "json"]), default="github",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
+@click.option("--budget", default=None, help="Only runs of this budget.")
+@tracking_options
+def leaderboard(task_name, fmt, output, budget, results_dir, tracking_uri) -> None:
+    """Tabulate a task's finished runs: teacher first, then one row per method variant."""
+    from harness.leaderboard import build, render
+    from harness.registry import TASKS
+
+    TASKS.canonical(task_name)
+    tracker = make_tracker(results_dir, tracking_uri)
+    text = render(build(tracker.runs(task_name), budget=budget), fmt)
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+def main() -> None:
+    cli(prog_name="bench")
+
+
+if __name__ == "__main__":
+    main()

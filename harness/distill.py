@@ -1,0 +1,138 @@
+"""The distillation loop (spec §1.2-1.4): synthesis rounds, warmup, KD steps, evaluation.
+
+The harness, not the method, adds each round's images to the pool, outside the synthesis
+stopwatch. Generative methods make every KD batch in ``sample()``, which is timed as synthesis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from harness.errors import BenchError
+from harness.losses import kd_loss
+from harness.pool import ImagePool
+from harness.synthesizer import SynthesisRound, Synthesizer
+from harness.task import Task
+from harness.timing import Stopwatch
+
+
+class Diverged(BenchError):
+    """A loss or metric became NaN or infinite: the run stops and is marked FAILED."""
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    metrics: dict[str, float]
+    round: SynthesisRound
+    images: torch.Tensor | None  # the epoch's last synthesised [0, 1] batch, for sample grids
+
+
+@dataclass
+class Progress:
+    """Everything that must survive an interruption, apart from the modules' own states."""
+
+    epoch: int = 0
+    best: float = -math.inf
+    images_synthesized: int = 0
+    rounds: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+class Distiller:
+    """Drives one run's epochs; the runner owns tracking, checkpoint files and progress display."""
+
+    def __init__(self, synthesizer: Synthesizer, teacher: nn.Module, student: nn.Module, task: Task,
+                 config, device: torch.device, pool: ImagePool | None, stopwatch: Stopwatch) -> None:
+        self.synthesizer, self.teacher, self.student, self.task = synthesizer, teacher, student, task
+        self.config, self.device, self.pool, self.stopwatch = config, device, pool, stopwatch
+        self.schedule = config.schedule()
+        self.optimizer = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        # Cosine over the budget's KD epochs, stepped only on KD epochs (REF-FAST, scaled per §12).
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=self.schedule.kd_epochs, eta_min=config.lr_min)
+        self.progress = Progress()
+
+    def kd_step(self, images: torch.Tensor) -> torch.Tensor:
+        """One student update on a normalised batch; returns the detached loss (no host sync)."""
+        with torch.no_grad():
+            teacher_logits = self.teacher(images)
+        self.student.train()
+        loss = kd_loss(self.student(images), teacher_logits, self.config.kd_loss, self.config.T)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def _kd_phase(self) -> torch.Tensor:
+        c, synth, sw = self.config, self.synthesizer, self.stopwatch
+        total = torch.zeros((), device=self.device)
+        if synth.generates_on_sample:
+            for _ in range(c.kd_steps):
+                with sw.phase("synthesis"):
+                    batch = synth.sample(c.batch_size)
+                self.progress.images_synthesized += batch.shape[0]
+                with sw.phase("kd"):
+                    total += self.kd_step(batch)
+        else:
+            with sw.phase("kd"):
+                for _ in range(c.kd_steps):
+                    total += self.kd_step(synth.sample(c.batch_size))
+        return total / c.kd_steps
+
+    def run_epoch(self, on_round: Callable[[int, torch.Tensor], None] | None = None) -> EpochReport:
+        """One epoch: ``rounds_per_epoch`` x (synthesis round, then KD unless warming up), then eval."""
+        epoch, synth, sw = self.progress.epoch, self.synthesizer, self.stopwatch
+        kd_losses = []
+        for _ in range(self.schedule.rounds_per_epoch):
+            round_idx = self.progress.rounds
+            with sw.phase("synthesis"):
+                result = synth.synthesize(round_idx)
+            self.progress.rounds += 1
+            if result.images is not None:
+                self.pool.add(result.images)
+                self.progress.images_synthesized += result.images.shape[0]
+                if on_round is not None:
+                    on_round(round_idx, result.images)
+            if epoch >= self.schedule.warmup:
+                kd_losses.append(self._kd_phase())
+        if epoch >= self.schedule.warmup:
+            self.scheduler.step()
+        with sw.phase("eval"):
+            metrics = {f"eval/{k}": v for k, v in self.task.evaluate(self.student, self.device,
+                                                                     self.config.eval_batch_size).items()}
+        if kd_losses:
+            metrics["train/kd_loss"] = float(torch.stack(kd_losses).mean())
+        metrics["synth/loss"] = float(result.losses["loss"]) if "loss" in result.losses else math.nan
+        metrics["time/synthesis_s_cum"] = sw["synthesis"]
+        metrics["train/lr"] = self.optimizer.param_groups[0]["lr"]
+        bad = [k for k in ("train/kd_loss", f"eval/{self.task.metric}") if k in metrics and not math.isfinite(metrics[k])]
+        if bad:
+            raise Diverged(f"non-finite {', '.join(bad)} at epoch {epoch}")
+        score = metrics[f"eval/{self.task.metric}"]
+        self.progress.best = max(self.progress.best, score)
+        self.progress.history.append(score)
+        self.progress.epoch += 1
+        return EpochReport(epoch, metrics, result, result.images)
+
+    def state_dict(self) -> dict:
+        p = self.progress
+        return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "synthesizer": self.synthesizer.state_dict(),
+                "stopwatch": self.stopwatch.state_dict(),
+                "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": p.images_synthesized,
+                             "rounds": p.rounds, "history": list(p.history)}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.synthesizer.load_state_dict(state["synthesizer"])
+        self.stopwatch.totals.update(state["stopwatch"])
+        self.progress = Progress(**state["progress"])

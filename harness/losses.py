@@ -1,0 +1,138 @@
+"""Loss building blocks shared by the methods (spec §1.3 and §1.8), with exact definitions."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def kd_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str, T: float = 1.0) -> Tensor:
+    """Distillation loss, per sample for classification and per pixel for segmentation.
+
+    ``kl``: ``T^2 * KL(softmax(t/T) || softmax(s/T))`` summed over classes (dim 1) and averaged over
+    the remaining elements ("batchmean"). ``l1``: mean absolute logit difference (DFAD).
+    """
+    if kind == "l1":
+        return (student_logits - teacher_logits).abs().mean()
+    log_q = F.log_softmax(teacher_logits / T, dim=1)
+    log_r = F.log_softmax(student_logits / T, dim=1)
+    return (T * T) * (log_q.exp() * (log_q - log_r)).sum(dim=1).mean()
+
+
+def masked_adversarial(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Spec §1.8(d): ``-(1/N) sum_i 1[argmax agree] * KL(t_i || s_i)`` at T = 1, no stop-gradient."""
+    log_t = F.log_softmax(teacher_logits, dim=1)
+    log_s = F.log_softmax(student_logits, dim=1)
+    divergence = (log_t.exp() * (log_t - log_s)).sum(dim=1)
+    agree = (student_logits.argmax(1) == teacher_logits.argmax(1)).float()
+    return -(agree * divergence).mean()
+
+
+def jensen_shannon_adversarial(student_logits: Tensor, teacher_logits: Tensor, T: float = 3.0) -> Tensor:
+    """DeepInversion's competition term in the reference form (spec §3): ``-JS'`` with clamping."""
+    p = F.softmax(student_logits / T, dim=1)
+    q = F.softmax(teacher_logits / T, dim=1)
+    m = ((p + q) / 2).clamp(0.01, 0.99)
+    p, q = p.clamp(0.01, 0.99), q.clamp(0.01, 0.99)
+
+    def kl_from_m(other: Tensor) -> Tensor:
+        return (m * (m.log() - other.log())).sum(dim=1).mean()
+
+    return -0.5 * (kl_from_m(p) + kl_from_m(q))
+
+
+def total_variation(x: Tensor) -> Tensor:
+    """Spec §1.8(i): horizontal, vertical and both diagonal differences, each averaged."""
+    return ((x[:, :, :, :-1] - x[:, :, :, 1:]).abs().mean()
+            + (x[:, :, :-1, :] - x[:, :, 1:, :]).abs().mean()
+            + (x[:, :, 1:, :-1] - x[:, :, :-1, 1:]).abs().mean()
+            + (x[:, :, :-1, :-1] - x[:, :, 1:, 1:]).abs().mean())
+
+
+class BNStatistics:
+    """Forward hooks on every BatchNorm2d of a network (spec §1.8(a)/(b)).
+
+    Each hook reads the BN *input* and computes its per-channel batch mean and biased variance,
+    only while ``capture()`` is active, so KD forwards of the same network cost nothing extra.
+    With ``momentum > 0`` the loss compares the running statistics with an exponential moving
+    average of past rounds' statistics (FastDFKD's momentum BN loss); ``update_momentum`` folds
+    in the statistics of the last captured forward.
+    """
+
+    def __init__(self, model: nn.Module, momentum: float = 0.0) -> None:
+        self.momentum = momentum
+        self.layers = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        self._stats: list[tuple[Tensor, Tensor] | None] = [None] * len(self.layers)
+        self.buffers: list[tuple[Tensor, Tensor]] | None = None
+        self._active = False
+        self._handles = [layer.register_forward_hook(self._hook(i)) for i, layer in enumerate(self.layers)]
+
+    def _hook(self, index: int):
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            if self._active:
+                a = inputs[0]
+                mean = a.mean(dim=(0, 2, 3))
+                var = (a - mean.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3))
+                self._stats[index] = (mean, var)
+        return hook
+
+    class _Capture:
+        def __init__(self, owner: "BNStatistics") -> None:
+            self.owner = owner
+
+        def __enter__(self) -> "BNStatistics":
+            self.owner._active = True
+            self.owner._stats = [None] * len(self.owner.layers)
+            return self.owner
+
+        def __exit__(self, *exc: object) -> None:
+            self.owner._active = False
+
+    def capture(self) -> "BNStatistics._Capture":
+        """Context in which forwards record BN-input statistics."""
+        return BNStatistics._Capture(self)
+
+    def _captured(self) -> Iterator[tuple[nn.BatchNorm2d, Tensor, Tensor, int]]:
+        for i, (layer, stats) in enumerate(zip(self.layers, self._stats)):
+            if stats is None:
+                raise RuntimeError("BN statistics missing: run a forward inside capture() first")
+            yield layer, stats[0], stats[1], i
+
+    def loss(self) -> Tensor:
+        """``sum_l ||v_l - var_l||_2 + ||m_l - mean_l||_2`` (with the momentum blend when enabled)."""
+        total = 0.0
+        beta = self.momentum
+        for layer, mean, var, i in self._captured():
+            if beta > 0 and self.buffers is not None:
+                mean = (1 - beta) * mean + beta * self.buffers[i][0]
+                var = (1 - beta) * var + beta * self.buffers[i][1]
+            total = total + torch.linalg.vector_norm(layer.running_var - var) \
+                + torch.linalg.vector_norm(layer.running_mean - mean)
+        return total
+
+    def snapshot(self) -> list[tuple[Tensor, Tensor]]:
+        """Detached statistics of the last captured forward (kept for the momentum update)."""
+        return [(mean.detach(), var.detach()) for _, mean, var, _ in self._captured()]
+
+    def update_momentum(self, stats: list[tuple[Tensor, Tensor]]) -> None:
+        if self.momentum <= 0:
+            return
+        if self.buffers is None:
+            self.buffers = stats
+        else:
+            beta = self.momentum
+            self.buffers = [(beta * bm + (1 - beta) * m, beta * bv + (1 - beta) * v)
+                            for (bm, bv), (m, v) in zip(self.buffers, stats)]
+
+    def state_dict(self) -> dict:
+        return {"buffers": self.buffers}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.buffers = state["buffers"]
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()

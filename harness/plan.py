@@ -1,0 +1,145 @@
+"""From command-line words to fully resolved run specifications, one per grid cell.
+
+Everything a user can get wrong is checked here, before a run is created in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from harness.config import BUDGETS, Resolved, canonical_variant, fields_of, flatten, parse_assignment, \
+    parse_variant, resolve
+from harness.errors import BenchError
+from harness.registry import BASELINES, METHODS, TASKS, unknown
+from harness.synthesizer import MethodSpec
+from harness.task import Task
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a grid: (task, method variant, pair, seed, budget) and its resolved config."""
+
+    task: str
+    method: str
+    variant: str
+    pair: str
+    teacher: str
+    student: str
+    seed: int
+    budget: str
+    resolved: Resolved
+    deviations: tuple[str, ...]
+    is_baseline: bool = False
+
+    @property
+    def config(self) -> Any:
+        return self.resolved.config
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.variant}/{self.teacher}-{self.student}/seed{self.seed}"
+
+    @cached_property
+    def grid_key(self) -> str:
+        """Same cell, same key on every machine and commit: no device, path, URI or version."""
+        payload = json.dumps({"task": self.task, "variant": self.variant, "pair": self.pair, "seed": self.seed,
+                              "budget": self.budget, "config": flatten(self.config)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def split_list(text: str | None, what: str) -> list[str]:
+    items = [item.strip() for item in (text or "").split(",")]
+    if not text or not all(items):
+        raise BenchError(f"malformed {what} list {text!r}: expected comma-separated names")
+    return items
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in split_list(text, "seed")]
+    except ValueError:
+        raise BenchError(f"malformed seed list {text!r}: expected comma-separated integers") from None
+
+
+def lookup_method(name: str) -> tuple[str, MethodSpec, bool]:
+    """Resolve a method or baseline name; unknown names suggest from both registries."""
+    if name in METHODS:
+        return METHODS.canonical(name), METHODS.get(name), False
+    if name in BASELINES:
+        return BASELINES.canonical(name), BASELINES.get(name), True
+    raise BenchError(unknown("method", name, METHODS.names() + BASELINES.names()))
+
+
+def make_task(name: str, data_root: str | None = None, download: bool = False) -> Task:
+    return TASKS.get(name)(data_root=data_root, download=download)
+
+
+def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: dict[str, Any],
+                 sets: dict[str, Any]) -> Resolved:
+    """The layering of spec §12: method -> task -> pair -> budget -> variant -> --set."""
+    family = spec.family
+    known = fields_of(spec.cls.Config)
+    return resolve(spec.cls.Config, [
+        ("method default", spec.preset),
+        ("task", task.method_defaults(family)),
+        ("pair", task.pair_settings(pair, family)),
+        ("budget", task.budget(budget, family)),
+        ("variant", variant),
+        ("--set", {k: v for k, v in sets.items() if k in known}),
+    ])
+
+
+def deviations(task: Task, spec: MethodSpec, budget: str, resolved: Resolved) -> tuple[str, ...]:
+    """Every departure from the reference for this cell (spec §12), for ``dfkd.deviations``."""
+    notes = [*task.notes, *spec.notes, *spec.cls.deviations(resolved.config, task)]
+    if budget != "paper":
+        notes.append(f"budget {budget}: fewer epochs/steps than the paper; schedules scaled (§12)")
+    notes += [f"{k}={v} ({resolved.sources[k]})" for k, v in resolved.overridden().items()]
+    return tuple(notes)
+
+
+def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str = "0",
+              budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None) -> list[RunSpec]:
+    """Expand the flags of ``bench run`` into run specs; raises ``BenchError`` on any bad input."""
+    task = make_task(task_name, data_root)
+    budget = budget or task.default_budget
+    if budget not in BUDGETS:
+        raise BenchError(unknown("budget", budget, list(BUDGETS)))
+    pair_names = split_list(pairs, "pair") if pairs else [next(iter(task.pairs))]
+    for pair in pair_names:
+        task.pair(pair)
+    seed_values = parse_seeds(seeds)
+    overrides = dict(parse_assignment(s, "--set") for s in sets)
+    selected = []
+    for word in split_list(methods, "method"):
+        name, variant = parse_variant(word)
+        canonical, spec, is_baseline = lookup_method(name)
+        if task.kind not in spec.cls.supports:
+            raise BenchError(f"method {canonical!r} does not support {task.kind} (task {task.name}). "
+                             f"Methods that do: {', '.join(supporting(task.kind))}")
+        selected.append((canonical, spec, is_baseline, variant))
+    for field_name in overrides:
+        if not any(field_name in fields_of(spec.cls.Config) for _, spec, _, _ in selected):
+            valid = sorted({f for _, spec, _, _ in selected for f in fields_of(spec.cls.Config)})
+            raise BenchError(f"unknown config field {field_name!r} in --set: no selected method has it. "
+                             f"Valid: {', '.join(valid)}")
+    cells = []
+    for canonical, spec, is_baseline, variant in selected:
+        for pair in pair_names:
+            teacher, student = task.pair(pair)
+            resolved = resolve_cell(task, spec, pair, budget, variant, overrides)
+            label = canonical_variant(canonical, {k: getattr(resolved.config, k) for k in variant})
+            notes = deviations(task, spec, budget, resolved)
+            for seed in seed_values:
+                cells.append(RunSpec(task.name, canonical, label, pair, teacher, student, seed, budget,
+                                     resolved, notes, is_baseline))
+    return cells
+
+
+def supporting(kind: str) -> list[str]:
+    return [name for registry in (METHODS, BASELINES) for name in registry.names()
+            if kind in registry.get(name).cls.supports]

@@ -1,0 +1,140 @@
+"""Execute one planned cell: build everything, drive the epochs, record the run in MLflow."""
+
+from __future__ import annotations
+
+import platform
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+from tqdm import tqdm
+
+import harness
+from harness import teachers
+from harness.checkpoint import atomic_save
+from harness.config import flatten
+from harness.devices import peak_memory_mb, resolve_device
+from harness.distill import Distiller
+from harness.plan import RunSpec, lookup_method, make_task
+from harness.pool import ImagePool
+from harness.timing import Stopwatch
+from harness.tracking import Tracker
+
+PAPER_BUDGET = "paper"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
+    """A uint8 HxWxC grid of the first ``limit`` images, for ``mlflow.log_image``."""
+    grid = make_grid(images01[:limit].detach().float().cpu(), nrow=8, padding=1)
+    return (grid.clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def paper_images(spec: RunSpec, task) -> int:
+    """Images a ``paper``-budget run of this cell synthesises (for the projected hours, §12)."""
+    from harness.plan import resolve_cell
+    _, method, _ = lookup_method(spec.method)
+    variant_fields = {k: v for k, v in spec.resolved.overridden().items() if spec.resolved.sources[k] == "variant"}
+    paper = resolve_cell(task, method, spec.pair, PAPER_BUDGET, variant_fields, {}).config
+    schedule = paper.schedule()
+    if method.cls.generates_on_sample:
+        return schedule.epochs * schedule.rounds_per_epoch * (paper.g_steps * paper.synthesis_batch_size
+                                                              + paper.kd_steps * paper.batch_size)
+    return schedule.epochs * schedule.rounds_per_epoch * paper.synthesis_batch_size
+
+
+def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True) -> str:
+    """Run one cell to completion and return its MLflow run id.
+
+    A run that raises is marked FAILED with the error in ``dfkd.error``; an interrupted one is
+    marked KILLED. Nothing is created in the store before the teacher and models are ready.
+    """
+    device = resolve_device(device_name)
+    seed_everything(spec.seed)
+    task = make_task(spec.task)
+    _, method, _ = lookup_method(spec.method)
+    bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
+               dynamic_ncols=True)
+    teacher, info = teachers.load(task, spec.teacher, device,
+                                  on_epoch=lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
+    seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
+    student = task.build_model(spec.student).to(device)
+    pool = None if method.cls.generates_on_sample else ImagePool(device)
+    synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
+    stopwatch = Stopwatch(device)
+    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, stopwatch)
+
+    tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
+            "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
+            "dfkd.seed": spec.seed, "dfkd.budget": spec.budget, "dfkd.grid_key": spec.grid_key,
+            "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
+            "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(),
+            "dfkd.device": f"{device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()})",
+            "dfkd.teacher_sha256": info.sha256, "dfkd.teacher_metric": info.metric if info.metric is not None else "",
+            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time())}
+    params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in vars(spec.config.schedule()).items()}}
+    run_id = tracker.start(spec.task, spec.run_name, tags, params)
+    checkpoint_dir = tracker.results_dir / "checkpoints" / run_id
+    started = time.perf_counter()
+    try:
+        tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
+                                  "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
+                                           "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
+                         "config.json")
+        while distiller.progress.epoch < spec.config.epochs:
+            report = distiller.run_epoch()
+            tracker.log_metrics(run_id, report.metrics, step=report.epoch)
+            tracker.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
+            if report.images is not None:
+                tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
+            atomic_save(distiller.state_dict(), checkpoint_dir / "last.pt")
+            bar.update(1)
+            bar.set_postfix(epoch=report.epoch, acc=f"{report.metrics[f'eval/{task.metric}']:.3f}",
+                            syn_s=f"{stopwatch['synthesis']:.1f}")
+        total = time.perf_counter() - started
+        final = finals(distiller, task, spec, stopwatch, total, device)
+        tracker.log_metrics(run_id, final, step=distiller.progress.epoch - 1)
+        student_path = atomic_save(student.state_dict(), checkpoint_dir / "student.pt")
+        tracker.log_artifact(run_id, student_path, "checkpoints")
+        tracker.finish(run_id)
+        return run_id
+    except KeyboardInterrupt:
+        tracker.kill(run_id, resumable=True)
+        raise
+    except BaseException as error:
+        tracker.fail(run_id, error)
+        raise
+    finally:
+        bar.close()
+
+
+def finals(distiller: Distiller, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
+           device: torch.device) -> dict[str, float]:
+    """The final metrics of design.md; ratios as fractions."""
+    progress, metric = distiller.progress, task.metric
+    synthesis_s = stopwatch["synthesis"]
+    images = progress.images_synthesized
+    per_image = synthesis_s / images if images else 0.0
+    return {f"best/{metric}": progress.best, f"final/{metric}": progress.history[-1],
+            "time/synthesis_s": synthesis_s, "time/kd_s": stopwatch["kd"], "time/total_s": total_s,
+            "time/projected_paper_synthesis_h": per_image * paper_images(spec, task) / 3600,
+            "synth/images": images, "synth/images_per_s": images / synthesis_s if synthesis_s else 0.0,
+            "mem/peak_mb": peak_memory_mb(device)}

@@ -1,0 +1,110 @@
+"""The Task base class: data, models, normalisation, augmentation, metric and budgets."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from harness import augment
+from harness.errors import BenchError
+from harness.registry import unknown
+
+
+class Task(ABC):
+    """One benchmark task. Datasets yield ``[0, 1]`` images; normalisation happens on device."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    kind: ClassVar[Literal["classification", "segmentation"]] = "classification"
+    num_classes: ClassVar[int]
+    image_shape: ClassVar[tuple[int, int, int]]
+    mean: ClassVar[tuple[float, ...]]
+    std: ClassVar[tuple[float, ...]]
+    crop_padding: ClassVar[int]
+    hflip: ClassVar[bool]
+    pairs: ClassVar[dict[str, tuple[str, str]]]
+    default_budget: ClassVar[str] = "paper"
+    metric: ClassVar[str] = "acc"
+    trains_teacher_on_first_use: ClassVar[bool] = False
+    notes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
+        self.data_root, self.download = data_root, download
+        self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    # -- data -----------------------------------------------------------------------------
+    @abstractmethod
+    def train_set(self) -> Dataset: ...
+
+    @abstractmethod
+    def test_set(self) -> Dataset: ...
+
+    @abstractmethod
+    def build_model(self, arch: str) -> nn.Module: ...
+
+    def pair(self, name: str | None) -> tuple[str, str]:
+        name = name or next(iter(self.pairs))
+        if name not in self.pairs:
+            raise BenchError(unknown(f"pair for task {self.name}", name, list(self.pairs)))
+        return self.pairs[name]
+
+    # -- layered settings (spec §12) --------------------------------------------------------
+    def method_defaults(self, family: str) -> dict[str, Any]:
+        """Task-level defaults for a method family (e.g. generator size)."""
+        return {}
+
+    def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
+        """The reference's per-pair values (e.g. Fast's adv/bn/oh)."""
+        return {}
+
+    @abstractmethod
+    def budget(self, budget: str, family: str) -> dict[str, Any]:
+        """Overrides for ``budget`` (paper, quick, smoke) and a method family."""
+
+    # -- on-device image handling -----------------------------------------------------------
+    def _mean_std(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        if device not in self._stats:
+            shape = (1, -1, 1, 1)
+            self._stats[device] = (torch.tensor(self.mean, device=device).view(shape),
+                                   torch.tensor(self.std, device=device).view(shape))
+        return self._stats[device]
+
+    def normalize(self, images01: Tensor) -> Tensor:
+        mean, std = self._mean_std(images01.device)
+        return (images01 - mean) / std
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        mean, std = self._mean_std(images.device)
+        return images * std + mean
+
+    def augment(self, images01: Tensor) -> Tensor:
+        """The KD- and synthesis-time view: per-sample padded crop (+ flip), then normalise."""
+        out = augment.random_crop(images01, self.crop_padding)
+        if self.hflip:
+            out = augment.random_hflip(out)
+        return self.normalize(out)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, device: torch.device, batch_size: int = 1024) -> dict[str, float]:
+        """Top-1 / top-5 accuracy (fractions) over the whole test split, model in eval mode."""
+        was_training = model.training
+        model.eval()
+        correct1 = correct5 = total = 0
+        k = min(5, self.num_classes)
+        for images, labels in self.loader(self.test_set(), batch_size):
+            images, labels = images.to(device), labels.to(device)
+            topk = model(self.normalize(images)).topk(k, dim=1).indices
+            hits = topk == labels[:, None]
+            correct1 += hits[:, 0].sum()
+            correct5 += hits.any(dim=1).sum()
+            total += labels.numel()
+        model.train(was_training)
+        return {"acc": float(correct1) / total, "top5": float(correct5) / total}

@@ -1,0 +1,98 @@
+"""Find, train and cache teacher checkpoints.
+
+Cache layout: ``$DFKD_HOME/teachers/<task>/<arch>.pt`` (``DFKD_HOME`` defaults to the user's
+cache directory). A checkpoint holds ``state_dict`` (the reference's key), ``arch``, ``task``,
+``task_version`` and ``metrics``; its sha256 and metric are logged as tags of every run using it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from harness.checkpoint import atomic_save, safe_load
+from harness.errors import BenchError
+from harness.supervised import Recipe, fit
+from harness.task import Task
+
+
+def home() -> Path:
+    root = os.environ.get("DFKD_HOME")
+    if root:
+        return Path(root).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "dfkd-bench"
+
+
+def default_path(task: Task, arch: str) -> Path:
+    return home() / "teachers" / task.name / f"{arch}.pt"
+
+
+@dataclass(frozen=True)
+class TeacherInfo:
+    path: Path
+    sha256: str
+    metric: float | None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_weights(model: nn.Module, state_dict: dict, source: str) -> None:
+    """Load reference-layout weights (a ``module.`` prefix is stripped) with a readable error."""
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state_dict and state_dict[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        parts = [f"{name}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
+                 for name, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                                     ("shape mismatches", shapes)) if items]
+        raise BenchError(f"{source} does not fit the architecture ({'; '.join(parts)})")
+    model.load_state_dict(state_dict)
+
+
+def train(task: Task, arch: str, device: torch.device, recipe: Recipe | None = None,
+          path: Path | None = None, on_epoch=None) -> TeacherInfo:
+    """Train a teacher on the task's real training split and cache it atomically."""
+    model = task.build_model(arch).to(device)
+    metrics = fit(model, task, device, recipe or task.teacher_recipe(arch), on_epoch=on_epoch)
+    path = path or default_path(task, arch)
+    atomic_save({"state_dict": model.state_dict(), "arch": arch, "task": task.name,
+                 "task_version": task.version, "metrics": metrics}, path)
+    return TeacherInfo(path, sha256_of(path), metrics[task.metric])
+
+
+def load(task: Task, arch: str, device: torch.device, path: str | Path | None = None,
+         on_epoch=None) -> tuple[nn.Module, TeacherInfo]:
+    """A frozen, eval-mode teacher; embedded tasks train (and cache) theirs on first use."""
+    resolved = Path(path) if path else default_path(task, arch)
+    if not resolved.is_file():
+        if path is None and task.trains_teacher_on_first_use:
+            train(task, arch, device, path=resolved, on_epoch=on_epoch)
+        else:
+            raise BenchError(
+                f"no {arch} teacher for task {task.name} at {resolved}. Train one with "
+                f"'bench teacher train --task {task.name} --arch {arch}' or bring one with "
+                f"'bench teacher import PATH --task {task.name} --arch {arch}'")
+    checkpoint = safe_load(resolved)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise BenchError(f"teacher checkpoint {str(resolved)!r} holds no state_dict")
+    model = task.build_model(arch)
+    load_weights(model, state, f"teacher checkpoint {str(resolved)!r}")
+    model.to(device).eval().requires_grad_(False)
+    metrics = checkpoint.get("metrics") or {}
+    return model, TeacherInfo(resolved, sha256_of(resolved), metrics.get(task.metric))

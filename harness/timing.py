@@ -1,0 +1,40 @@
+"""Device-synchronised wall-clock per phase (spec §1.6, benchmark rule)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+from harness.devices import synchronize
+
+
+class Stopwatch:
+    """Accumulates seconds per named phase; synchronises the device at every start and stop.
+
+    Without synchronisation, host clocks around asynchronous GPU work measure kernel launches,
+    not the work (the reference's generative timings are under-reported for this reason).
+    """
+
+    def __init__(self, device: torch.device, totals: dict[str, float] | None = None) -> None:
+        self.device = device
+        self.totals: dict[str, float] = defaultdict(float, totals or {})
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            synchronize(self.device)
+            self.totals[name] += time.perf_counter() - start
+
+    def __getitem__(self, name: str) -> float:
+        return self.totals.get(name, 0.0)
+
+    def state_dict(self) -> dict[str, float]:
+        return dict(self.totals)

@@ -1,0 +1,143 @@
+"""The only module that imports mlflow: the run record of design.md.
+
+One experiment per task (``dfkd/<task>``), one flat run per cell, named
+``<variant>/<teacher>-<student>/seed<seed>``. The default store is
+``sqlite:///<results-dir>/mlflow.db`` with artifacts under ``<results-dir>/artifacts``;
+``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` (e.g. an ``mlflow server``) override it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import BenchError
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+for _noisy in ("alembic", "mlflow"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+import mlflow  # noqa: E402
+from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+TAG_PREFIX = "dfkd."
+MAX_TAG_CHARS = 5000
+
+
+def experiment_name(task: str) -> str:
+    return f"dfkd/{task}"
+
+
+def default_uri(results_dir: Path) -> str:
+    return f"sqlite:///{results_dir.resolve() / 'mlflow.db'}"
+
+
+class Tracker:
+    """A thin, explicit-run-id wrapper over ``MlflowClient`` (safe with concurrent runs)."""
+
+    def __init__(self, results_dir: str | Path = "results", tracking_uri: str | None = None) -> None:
+        self.results_dir = Path(results_dir)
+        self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(self.results_dir)
+        self.is_local = self.uri.startswith(("sqlite:", "file:")) or "://" not in self.uri
+        if self.is_local:
+            self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
+    # -- experiments and runs -----------------------------------------------------------------
+    def experiment_id(self, task: str, create: bool = True) -> str | None:
+        name = experiment_name(task)
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        if not create:
+            return None
+        location = (self.results_dir.resolve() / "artifacts" / task).as_uri() if self.is_local else None
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # created concurrently by another process
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def start(self, task: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
+        run = self.client.create_run(self.experiment_id(task), run_name=run_name,
+                                     tags={k: _tag(v) for k, v in tags.items()})
+        items = [Param(k, str(v)) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run.info.run_id, params=items[start:start + 100])
+        return run.info.run_id
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None and np.isfinite(v)]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, _tag(v)) for k, v in tags.items()])
+
+    def log_image(self, run_id: str, image: np.ndarray, key: str, step: int) -> None:
+        self.client.log_image(run_id, image, key=key, step=step)
+
+    def log_dict(self, run_id: str, data: dict, file: str) -> None:
+        self.client.log_dict(run_id, data, file)
+
+    def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), folder)
+
+    def finish(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def fail(self, run_id: str, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}"
+        self.set_tags(run_id, {"dfkd.error": message, "dfkd.resumable": "false"})
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+    def kill(self, run_id: str, resumable: bool) -> None:
+        self.set_tags(run_id, {"dfkd.resumable": str(resumable).lower()})
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+
+    # -- reading back -------------------------------------------------------------------------
+    def runs(self, task: str, status: str | None = "FINISHED") -> pd.DataFrame:
+        """Runs of a task as a frame with ``metrics.*``, ``params.*`` and ``tags.*`` columns."""
+        experiment = self.experiment_id(task, create=False)
+        if experiment is None:
+            return pd.DataFrame()
+        query = f"attributes.status = '{status}'" if status else ""
+        rows, token = [], None
+        while True:
+            page = self.client.search_runs([experiment], query, max_results=1000, page_token=token)
+            for run in page:
+                rows.append({"run_id": run.info.run_id, "run_name": run.info.run_name,
+                             "status": run.info.status, "start_time": run.info.start_time,
+                             **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
+                             **{f"params.{k}": v for k, v in run.data.params.items()},
+                             **{f"tags.{k}": v for k, v in run.data.tags.items()}})
+            token = page.token
+            if not token:
+                break
+        return pd.DataFrame(rows)
+
+    def get_run(self, run_id: str):
+        return self.client.get_run(run_id)
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+
+    def check(self) -> None:
+        """Fail early, before any work, when the store cannot be reached."""
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception as exc:
+            raise BenchError(f"tracking store {self.uri!r} is unreachable "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+
+
+def _tag(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_TAG_CHARS else text[:MAX_TAG_CHARS - 3] + "..."

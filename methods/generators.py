@@ -1,0 +1,67 @@
+"""Generator networks (spec §1.9) and their re-initialisation routines."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class Generator(nn.Module):
+    """The reference "Generator" (G32), sized by task: nz, ngf, image size and channels.
+
+    With ``nz=256, ngf=64, img_size=32, channels=3`` the state-dict keys and shapes are exactly the
+    reference's (``l1.0``, ``conv_blocks.0`` ... ``conv_blocks.10``). ``width`` = 2 gives G32,
+    4 gives G32-Large (first stage twice as wide).
+    """
+
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 32, channels: int = 3,
+                 width: int = 2) -> None:
+        super().__init__()
+        self.nz = nz
+        self.init_size = img_size // 4
+        first = width * ngf
+        self.l1 = nn.Sequential(nn.Linear(nz, first * self.init_size ** 2))
+        self.conv_blocks = nn.Sequential(
+            nn.BatchNorm2d(first),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(first, 2 * ngf, 3, stride=1, padding=1, bias=False),
+            nn.BatchNorm2d(2 * ngf),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(2 * ngf, ngf, 3, stride=1, padding=1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ngf, channels, 3, stride=1, padding=1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        out = self.l1(z)
+        out = out.view(out.shape[0], -1, self.init_size, self.init_size)
+        return self.conv_blocks(out)
+
+
+@torch.no_grad()
+def reset_all(model: nn.Module) -> None:
+    """Full reset ("reset_model", CMI): conv/linear N(0, 0.02) and bias 0; BN weight N(1, 0.02)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def reset_first_layers(generator: Generator) -> None:
+    """Partial reset ("reset_l0", fast_meta): ``l1.0`` and ``conv_blocks.0``.
+
+    The BN weight is drawn from N(0, 0.02), mean 0 not 1: that is what the reference does.
+    """
+    linear, bn = generator.l1[0], generator.conv_blocks[0]
+    nn.init.normal_(linear.weight, 0.0, 0.02)
+    nn.init.zeros_(linear.bias)
+    nn.init.normal_(bn.weight, 0.0, 0.02)
+    nn.init.zeros_(bn.bias)

@@ -1,0 +1,5 @@
+"""Benchmark tasks, declared lazily so listing them imports no torch."""
+
+from harness.registry import TASKS
+
+TASKS.register("digits", "tasks.digits:Digits")

@@ -1,0 +1,2 @@
+"""Architectures for the tasks. Every classifier's ``forward(x, return_features=False)`` can also
+return the penultimate feature vector (spec §7.1), which DAFL's activation loss needs."""
