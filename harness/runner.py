@@ -6,10 +6,12 @@ import platform
 import random
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
@@ -21,6 +23,8 @@ from harness.devices import peak_memory_mb, resolve_device
 from harness.distill import Distiller
 from harness.plan import RunSpec, lookup_method, make_task
 from harness.pool import ImagePool
+from harness.synthesizer import Synthesizer
+from harness.task import Task
 from harness.timing import Stopwatch
 from harness.tracking import Tracker
 
@@ -61,6 +65,32 @@ def paper_images(spec: RunSpec, task) -> int:
     return schedule.epochs * schedule.rounds_per_epoch * paper.synthesis_batch_size
 
 
+@dataclass
+class Built:
+    """Everything one cell needs, constructed but not yet run."""
+
+    task: Task
+    teacher: nn.Module
+    teacher_info: teachers.TeacherInfo
+    student: nn.Module
+    synthesizer: Synthesizer
+    distiller: Distiller
+
+
+def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
+    """Seed, load (or train) the teacher, and construct student, synthesizer, pool and loop."""
+    seed_everything(spec.seed)
+    task = make_task(spec.task)
+    _, method, _ = lookup_method(spec.method)
+    teacher, info = teachers.load(task, spec.teacher, device, on_epoch=on_teacher_epoch)
+    seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
+    student = task.build_model(spec.student).to(device)
+    pool = None if method.cls.generates_on_sample else ImagePool(device)
+    synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
+    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, Stopwatch(device))
+    return Built(task, teacher, info, student, synthesizer, distiller)
+
+
 def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True) -> str:
     """Run one cell to completion and return its MLflow run id.
 
@@ -68,19 +98,11 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     marked KILLED. Nothing is created in the store before the teacher and models are ready.
     """
     device = resolve_device(device_name)
-    seed_everything(spec.seed)
-    task = make_task(spec.task)
-    _, method, _ = lookup_method(spec.method)
     bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
                dynamic_ncols=True)
-    teacher, info = teachers.load(task, spec.teacher, device,
-                                  on_epoch=lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
-    seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
-    student = task.build_model(spec.student).to(device)
-    pool = None if method.cls.generates_on_sample else ImagePool(device)
-    synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
-    stopwatch = Stopwatch(device)
-    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, stopwatch)
+    built = build(spec, device, lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
+    task, info, student, distiller = built.task, built.teacher_info, built.student, built.distiller
+    stopwatch = distiller.stopwatch
 
     tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
             "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,

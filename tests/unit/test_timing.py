@@ -1,0 +1,89 @@
+"""harness.timing.Stopwatch: per-phase totals and device synchronisation at start and stop."""
+
+import time
+
+import pytest
+import torch
+
+import harness.devices
+import harness.timing
+from harness.timing import Stopwatch
+
+
+def test_phases_accumulate():
+    """Two 0.05 s sleeps in one phase add up; other phases are separate."""
+    sw = Stopwatch(torch.device("cpu"))
+    for _ in range(2):
+        with sw.phase("synthesis"):
+            time.sleep(0.05)
+    with sw.phase("kd"):
+        pass
+    assert 0.1 <= sw["synthesis"] < 1.0
+    assert 0.0 <= sw["kd"] < 0.05
+    assert sw["never"] == 0.0
+    assert set(sw.state_dict()) == {"synthesis", "kd"}
+
+
+def test_totals_resume_from_state():
+    sw = Stopwatch(torch.device("cpu"), totals={"synthesis": 2.0})
+    with sw.phase("synthesis"):
+        time.sleep(0.01)
+    assert 2.01 <= sw["synthesis"] < 3.0
+
+
+def test_phase_counts_time_when_the_body_raises():
+    sw = Stopwatch(torch.device("cpu"))
+    with pytest.raises(KeyError):
+        with sw.phase("eval"):
+            time.sleep(0.02)
+            raise KeyError("boom")
+    assert sw["eval"] >= 0.02
+
+
+def record_synchronize(monkeypatch, forward=False):
+    calls = []
+    real = harness.timing.synchronize
+
+    def fake(device):
+        calls.append(device)
+        if forward:
+            real(device)
+
+    monkeypatch.setattr(harness.timing, "synchronize", fake)
+    return calls
+
+
+def test_synchronize_called_at_start_and_stop(monkeypatch):
+    """One synchronisation before the clock starts and one before it stops, with the run's device."""
+    calls = record_synchronize(monkeypatch)
+    device = torch.device("cuda:0")  # only passed along; nothing runs on it
+    sw = Stopwatch(device)
+    with sw.phase("synthesis"):
+        assert calls == [device]
+    assert calls == [device, device]
+
+
+def test_devices_synchronize_waits_only_for_cuda(monkeypatch):
+    """harness.devices.synchronize calls torch.cuda.synchronize for CUDA devices only."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    harness.devices.synchronize(torch.device("cpu"))
+    assert calls == []
+    harness.devices.synchronize(torch.device("cuda:1"))
+    assert calls == [torch.device("cuda:1")]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_synchronize_called_at_start_and_stop_on_cuda(monkeypatch):
+    """On a real CUDA device the stopwatch synchronises twice and times queued work."""
+    calls = record_synchronize(monkeypatch, forward=True)
+    device = torch.device("cuda")
+    sw = Stopwatch(device)
+    a = torch.randn(2048, 2048, device=device)
+    with sw.phase("kd"):
+        for _ in range(10):
+            a = a @ a / 2048
+    assert calls == [device, device]
+    assert sw["kd"] > 0
+    assert torch.isfinite(a).all()
