@@ -6,6 +6,8 @@ the reference (kornia, ``same_on_batch=False``) draws crop and flip parameters p
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -38,3 +40,30 @@ def jitter_flip(x: Tensor, max_shift: int, hflip: bool) -> Tensor:
     if hflip and torch.rand(()) < 0.5:
         out = out.flip(3)
     return out
+
+
+def random_resized_crop(x: Tensor, scale: tuple[float, float] = (0.25, 1.0),
+                        ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Tensor:
+    """Per-sample random resized crop back to the input size (CMI's local view, spec §1.10).
+
+    Area fraction uniform in ``scale``, log aspect ratio uniform in ``ratio``; boxes that would
+    not fit are clamped to the image (torchvision retries instead). Bilinear sampling with
+    ``align_corners=True``, kornia's default, through ``grid_sample`` so gradients reach ``x``.
+    """
+    n, _, h, w = x.shape
+    device = x.device
+    area = torch.empty(n, device=device).uniform_(*scale) * h * w
+    log_ratio = torch.empty(n, device=device).uniform_(math.log(ratio[0]), math.log(ratio[1]))
+    aspect = log_ratio.exp()
+    crop_w = (area * aspect).sqrt().clamp(1, w)
+    crop_h = (area / aspect).sqrt().clamp(1, h)
+    x0 = torch.rand(n, device=device) * (w - crop_w)
+    y0 = torch.rand(n, device=device) * (h - crop_h)
+    steps_x = torch.linspace(0, 1, w, device=device)
+    steps_y = torch.linspace(0, 1, h, device=device)
+    px = x0[:, None] + steps_x[None] * (crop_w[:, None] - 1)  # input pixel coordinates
+    py = y0[:, None] + steps_y[None] * (crop_h[:, None] - 1)
+    gx = 2 * px / (w - 1) - 1
+    gy = 2 * py / (h - 1) - 1
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)

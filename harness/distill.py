@@ -29,7 +29,7 @@ class Diverged(BenchError):
 class EpochReport:
     epoch: int
     metrics: dict[str, float]
-    round: SynthesisRound
+    round: SynthesisRound | None
     images: torch.Tensor | None  # the epoch's last synthesised [0, 1] batch, for sample grids
 
 
@@ -95,9 +95,9 @@ class Distiller:
             with sw.phase("synthesis"):
                 result = synth.synthesize(round_idx)
             self.progress.rounds += 1
+            self.progress.images_synthesized += result.count
             if result.images is not None:
                 self.pool.add(result.images)
-                self.progress.images_synthesized += result.images.shape[0]
                 if on_round is not None:
                     on_round(round_idx, result.images)
             if epoch >= self.schedule.warmup:

@@ -51,16 +51,16 @@ class RunSpec:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def split_list(text: str | None, what: str) -> list[str]:
+def split_list(text: str | None, what: str, items_are: str = "names") -> list[str]:
     items = [item.strip() for item in (text or "").split(",")]
     if not text or not all(items):
-        raise BenchError(f"malformed {what} list {text!r}: expected comma-separated names")
+        raise BenchError(f"malformed {what} list {text!r}: expected comma-separated {items_are}")
     return items
 
 
 def parse_seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in split_list(text, "seed")]
+        return [int(s) for s in split_list(text, "seed", "integers")]
     except ValueError:
         raise BenchError(f"malformed seed list {text!r}: expected comma-separated integers") from None
 

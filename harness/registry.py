@@ -36,6 +36,8 @@ class Registry(Generic[T]):
         for key in (name, *aliases):
             if key in self._entries or key in self._aliases:
                 raise ValueError(f"duplicate {self.kind} name {key!r}")
+        if not isinstance(target, str):
+            self._check_type(name, target)
         self._entries[name] = target
         for alias in aliases:
             self._aliases[alias] = name
@@ -74,11 +76,13 @@ class Registry(Generic[T]):
         if isinstance(target, str):
             module, _, attr = target.partition(":")
             target = getattr(importlib.import_module(module), attr)
-            if self._check is not None and not self._check(target):
-                raise TypeError(f"{self.kind} {key!r} -> {self._entries[key]} has the wrong type "
-                                f"({type(target).__name__})")
+            self._check_type(key, target)
             self._entries[key] = target
         return target
+
+    def _check_type(self, name: str, target: Any) -> None:
+        if self._check is not None and not self._check(target):
+            raise TypeError(f"{self.kind} {name!r} has the wrong type ({type(target).__name__})")
 
 
 def unknown(kind: str, name: str, choices: list[str]) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,14 +68,22 @@ def paper_images(spec: RunSpec, task) -> int:
 
 @dataclass
 class Built:
-    """Everything one cell needs, constructed but not yet run."""
+    """Everything one cell needs, constructed but not yet run.
+
+    ``job`` drives the epochs: a ``Distiller`` for data-free methods, a baseline's own job
+    otherwise; both expose ``run_epoch()``, ``progress``, ``stopwatch`` and ``state_dict()``.
+    """
 
     task: Task
-    teacher: nn.Module
-    teacher_info: teachers.TeacherInfo
+    teacher: nn.Module | None
+    teacher_info: teachers.TeacherInfo | None
     student: nn.Module
-    synthesizer: Synthesizer
-    distiller: Distiller
+    job: Any
+    synthesizer: Synthesizer | None = None
+
+    @property
+    def distiller(self) -> Distiller:
+        return self.job
 
 
 def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
@@ -82,13 +91,17 @@ def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
     seed_everything(spec.seed)
     task = make_task(spec.task)
     _, method, _ = lookup_method(spec.method)
-    teacher, info = teachers.load(task, spec.teacher, device, on_epoch=on_teacher_epoch)
+    teacher = info = None
+    if getattr(method.cls, "needs_teacher", True):
+        teacher, info = teachers.load(task, spec.teacher, device, on_epoch=on_teacher_epoch)
     seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
     student = task.build_model(spec.student).to(device)
+    if spec.is_baseline:
+        return Built(task, teacher, info, student, method.cls.make_job(spec.config, task, teacher, student, device))
     pool = None if method.cls.generates_on_sample else ImagePool(device)
     synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
     distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, Stopwatch(device))
-    return Built(task, teacher, info, student, synthesizer, distiller)
+    return Built(task, teacher, info, student, distiller, synthesizer)
 
 
 def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True) -> str:
@@ -101,8 +114,8 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
                dynamic_ncols=True)
     built = build(spec, device, lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
-    task, info, student, distiller = built.task, built.teacher_info, built.student, built.distiller
-    stopwatch = distiller.stopwatch
+    task, info, student, job = built.task, built.teacher_info, built.student, built.job
+    stopwatch = job.stopwatch
 
     tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
             "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
@@ -110,9 +123,11 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
             "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
             "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(),
             "dfkd.device": f"{device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()})",
-            "dfkd.teacher_sha256": info.sha256, "dfkd.teacher_metric": info.metric if info.metric is not None else "",
+            "dfkd.teacher_sha256": info.sha256 if info else "",
+            "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
             "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time())}
-    params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in vars(spec.config.schedule()).items()}}
+    schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
+    params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
     run_id = tracker.start(spec.task, spec.run_name, tags, params)
     checkpoint_dir = tracker.results_dir / "checkpoints" / run_id
     started = time.perf_counter()
@@ -121,19 +136,19 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
                                   "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
                                            "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
                          "config.json")
-        while distiller.progress.epoch < spec.config.epochs:
-            report = distiller.run_epoch()
+        while job.progress.epoch < spec.config.epochs:
+            report = job.run_epoch()
             tracker.log_metrics(run_id, report.metrics, step=report.epoch)
             tracker.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
             if report.images is not None:
                 tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
-            atomic_save(distiller.state_dict(), checkpoint_dir / "last.pt")
+            atomic_save(job.state_dict(), checkpoint_dir / "last.pt")
             bar.update(1)
             bar.set_postfix(epoch=report.epoch, acc=f"{report.metrics[f'eval/{task.metric}']:.3f}",
                             syn_s=f"{stopwatch['synthesis']:.1f}")
         total = time.perf_counter() - started
-        final = finals(distiller, task, spec, stopwatch, total, device)
-        tracker.log_metrics(run_id, final, step=distiller.progress.epoch - 1)
+        final = finals(job, task, spec, stopwatch, total, device)
+        tracker.log_metrics(run_id, final, step=job.progress.epoch - 1)
         student_path = atomic_save(student.state_dict(), checkpoint_dir / "student.pt")
         tracker.log_artifact(run_id, student_path, "checkpoints")
         tracker.finish(run_id)
@@ -148,15 +163,15 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         bar.close()
 
 
-def finals(distiller: Distiller, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
+def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
            device: torch.device) -> dict[str, float]:
     """The final metrics of design.md; ratios as fractions."""
-    progress, metric = distiller.progress, task.metric
+    progress, metric = job.progress, task.metric
     synthesis_s = stopwatch["synthesis"]
     images = progress.images_synthesized
     per_image = synthesis_s / images if images else 0.0
     return {f"best/{metric}": progress.best, f"final/{metric}": progress.history[-1],
             "time/synthesis_s": synthesis_s, "time/kd_s": stopwatch["kd"], "time/total_s": total_s,
-            "time/projected_paper_synthesis_h": per_image * paper_images(spec, task) / 3600,
+            "time/projected_paper_synthesis_h": 0.0 if spec.is_baseline else per_image * paper_images(spec, task) / 3600,
             "synth/images": images, "synth/images_per_s": images / synthesis_s if synthesis_s else 0.0,
             "mem/peak_mb": peak_memory_mb(device)}

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.distill import EpochReport, Progress
 from harness.losses import kd_loss
 from harness.task import Task
+from harness.timing import Stopwatch
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """SGD with momentum and step decay (spec §7.5: MultiStep at 60/75/90% of training, x0.1)."""
+    """SGD with momentum and step decay x0.1 at 60/75/90% of training (spec §7.5: 120/150/180 of 200)."""
 
     epochs: int = 200
     batch_size: int = 256
@@ -26,41 +27,80 @@ class Recipe:
     gamma: float = 0.1
 
 
-def fit(model: nn.Module, task: Task, device: torch.device, recipe: Recipe,
-        teacher: nn.Module | None = None, alpha: float = 1.0, beta: float = 0.1, T: float = 1.0,
-        on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
-    """Train ``model`` on the real training split and keep its best test-metric weights.
+class SupervisedTrainer:
+    """Epoch-by-epoch training with cross-entropy, or vanilla KD when a teacher is given.
 
-    Without a teacher the loss is cross-entropy; with one it is vanilla KD (spec §7.6):
-    ``alpha * KL_T + beta * CE``. Returns the best test metrics.
+    With a teacher the loss is ``alpha * KL_T + beta * CE`` (spec §7.6). Training time is the
+    stopwatch's ``kd`` phase; ``best_state`` holds the weights of the best test epoch.
     """
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                                weight_decay=recipe.weight_decay)
-    milestones = [int(m * recipe.epochs) for m in recipe.milestones]
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, recipe.gamma)
-    loader = task.loader(task.train_set(), recipe.batch_size, shuffle=True)
-    best: dict[str, float] = {}
-    best_state = None
-    for epoch in range(recipe.epochs):
-        model.train()
-        for images, labels in loader:
-            images, labels = images.to(device), labels.to(device)
-            inputs = task.augment(images)
-            logits = model(inputs)
-            loss = F.cross_entropy(logits, labels, ignore_index=255)
-            if teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = teacher(inputs)
-                loss = alpha * kd_loss(logits, teacher_logits, "kl", T) + beta * loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        scheduler.step()
-        metrics = task.evaluate(model, device)
-        if not best or metrics[task.metric] > best[task.metric]:
-            best = metrics
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def __init__(self, model: nn.Module, task: Task, device: torch.device, recipe: Recipe,
+                 teacher: nn.Module | None = None, alpha: float = 1.0, beta: float = 0.1, T: float = 1.0,
+                 stopwatch: Stopwatch | None = None) -> None:
+        self.model, self.task, self.device, self.recipe = model, task, device, recipe
+        self.teacher, self.alpha, self.beta, self.T = teacher, alpha, beta, T
+        self.stopwatch = stopwatch or Stopwatch(device)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                         weight_decay=recipe.weight_decay)
+        milestones = [int(m * recipe.epochs) for m in recipe.milestones]
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones, recipe.gamma)
+        self.loader = task.loader(task.train_set(), recipe.batch_size, shuffle=True)
+        self.progress = Progress()
+        self.best_state: dict | None = None
+        self.best_metrics: dict[str, float] = {}
+
+    def _loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = self.model(inputs)
+        loss = F.cross_entropy(logits, labels, ignore_index=255)
+        if self.teacher is None:
+            return loss
+        with torch.no_grad():
+            teacher_logits = self.teacher(inputs)
+        return self.alpha * kd_loss(logits, teacher_logits, "kl", self.T) + self.beta * loss
+
+    def run_epoch(self) -> EpochReport:
+        epoch = self.progress.epoch
+        total = torch.zeros((), device=self.device)
+        with self.stopwatch.phase("kd"):
+            self.model.train()
+            for images, labels in self.loader:
+                labels = labels.to(self.device)
+                loss = self._loss(self.task.augment(images.to(self.device)), labels)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                total += loss.detach()
+            self.scheduler.step()
+        with self.stopwatch.phase("eval"):
+            metrics = self.task.evaluate(self.model, self.device)
+        score = metrics[self.task.metric]
+        if score > self.progress.best:
+            self.progress.best = score
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best_metrics = metrics
+        self.progress.history.append(score)
+        self.progress.epoch += 1
+        report = {f"eval/{k}": v for k, v in metrics.items()}
+        report["train/loss"] = float(total) / max(1, len(self.loader))
+        report["train/lr"] = self.optimizer.param_groups[0]["lr"]
+        return EpochReport(epoch, report, None, None)
+
+    def state_dict(self) -> dict:
+        p = self.progress
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "stopwatch": self.stopwatch.state_dict(),
+                "best_state": self.best_state,
+                "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": 0, "rounds": 0,
+                             "history": list(p.history)}}
+
+
+def fit(model: nn.Module, task: Task, device: torch.device, recipe: Recipe, on_epoch=None,
+        **kd) -> dict[str, float]:
+    """Train for the whole recipe, keep the best test-epoch weights, return their metrics."""
+    trainer = SupervisedTrainer(model, task, device, recipe, **kd)
+    for _ in range(recipe.epochs):
+        report = trainer.run_epoch()
         if on_epoch is not None:
-            on_epoch(epoch, metrics)
-    model.load_state_dict(best_state)
-    return best
+            on_epoch(report.epoch, {k.removeprefix("eval/"): v for k, v in report.metrics.items()})
+    model.load_state_dict(trainer.best_state)
+    return trainer.best_metrics

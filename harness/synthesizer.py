@@ -19,12 +19,18 @@ class SynthesisRound:
     """What one ``synthesize()`` call produced.
 
     ``images`` are ``[0, 1]`` images for the harness to add to the pool (``None`` for generative
-    methods, which have no pool). ``losses`` are detached scalar tensors, left on the device so
+    methods, which have no pool; they report how many images they generated instead). ``losses`` are detached scalar tensors, left on the device so
     that the inner loop never waits for the host.
     """
 
     images: Tensor | None
     losses: dict[str, Tensor] = field(default_factory=dict)
+    generated: int = 0  # images made but not pooled (generative methods' generator updates)
+
+    @property
+    def count(self) -> int:
+        """Images this round synthesised (spec §12's data amount)."""
+        return self.images.shape[0] if self.images is not None else self.generated
 
 
 class Synthesizer(ABC):

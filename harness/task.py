@@ -88,6 +88,13 @@ class Task(ABC):
             out = augment.random_hflip(out)
         return self.normalize(out)
 
+    def augment_local(self, images01: Tensor) -> Tensor:
+        """CMI's local view: per-sample random resized crop (+ flip), then normalise."""
+        out = augment.random_resized_crop(images01)
+        if self.hflip:
+            out = augment.random_hflip(out)
+        return self.normalize(out)
+
     # -- evaluation ---------------------------------------------------------------------------
     def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)

@@ -20,12 +20,13 @@ import pandas as pd
 from harness.errors import BenchError
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-for _noisy in ("alembic", "mlflow"):
-    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 import mlflow  # noqa: E402
 from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+for _noisy in ("alembic", "mlflow"):  # after import: mlflow configures its logger on import
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 TAG_PREFIX = "dfkd."
 MAX_TAG_CHARS = 5000

@@ -8,3 +8,8 @@ from harness.registry import BASELINES, METHODS
 for _name in ("fast2", "fast5", "fast10", "fast50", "fast"):
     METHODS.register(_name, f"methods.fast:{_name}")
 METHODS.register("deepinv", "methods.deepinv:deepinv")
+METHODS.register("cmi", "methods.cmi:cmi")
+for _name in ("dafl", "zskt", "dfq", "dfad"):
+    METHODS.register(_name, f"methods.generative:{_name}")
+for _name in ("teacher", "scratch", "kd"):
+    BASELINES.register(_name, f"methods.baselines:{_name}")

@@ -18,6 +18,15 @@ def task():
     return Digits()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny shapes run fastest on one thread, and much faster on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def make_synth(task, cls=FastMetaSynthesizer, **overrides):
     torch.manual_seed(0)
     teacher = task.build_model("cnn_large").eval().requires_grad_(False)
@@ -306,3 +315,33 @@ def test_student_must_not_be_the_teacher(task):
     teacher = task.build_model("cnn_small")
     with pytest.raises(ValueError, match="the student must not be the teacher"):
         FastMetaSynthesizer(teacher, teacher, task, FastMetaConfig(**SMALL), CPU)
+
+
+def test_optimizers_follow_the_reference_settings(task, monkeypatch):
+    """Meta Adam: lr = lr_g * k, betas (0.5, 0.999), built once; inner Adam: new per round,
+    generator at lr_g and a fresh (N, nz) latent at lr_z."""
+    built = []
+    real_adam = torch.optim.Adam
+
+    class RecordingAdam(real_adam):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    synth = make_synth(task, g_steps=2, lr_g=4e-3, lr_z=0.02)
+    assert len(built) == 1 and built[0] is synth.meta_optimizer
+    meta = built[0].param_groups[0]
+    assert meta["lr"] == pytest.approx(8e-3) and meta["betas"] == (0.5, 0.999)
+    synth.synthesize(0)
+    synth.synthesize(1)
+    assert len(built) == 3  # one new inner optimizer per round
+    for inner in built[1:]:
+        gen_group, z_group = inner.param_groups
+        assert gen_group["lr"] == 4e-3 and z_group["lr"] == 0.02
+        assert gen_group["betas"] == z_group["betas"] == (0.5, 0.999)
+        assert len(gen_group["params"]) == len(list(synth.generator.parameters()))
+        assert not any(p is q for p in gen_group["params"] for q in synth.generator.parameters())
+        (z,) = z_group["params"]
+        assert z.shape == (8, 16)
+    assert not torch.equal(built[1].param_groups[1]["params"][0], built[2].param_groups[1]["params"][0])

@@ -67,8 +67,14 @@ def test_wrong_type_raises_type_error():
     """A lazy entry that the check rejects raises TypeError naming the entry and its type."""
     reg = Registry("thing", check=lambda obj: isinstance(obj, str))
     reg.register("pi", "math:pi")
-    with pytest.raises(TypeError, match=r"thing 'pi' -> math:pi has the wrong type \(float\)"):
+    with pytest.raises(TypeError, match=r"thing 'pi' has the wrong type \(float\)"):
         reg.get("pi")
+
+
+def test_wrong_type_of_a_direct_entry_raises_at_registration():
+    reg = Registry("thing", check=lambda obj: isinstance(obj, float))
+    with pytest.raises(TypeError, match=r"thing 'x' has the wrong type \(int\)"):
+        reg.register("x", 42)
 
 
 def test_unknown_name_raises_bench_error_with_suggestion():

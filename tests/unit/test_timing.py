@@ -19,7 +19,7 @@ def test_phases_accumulate():
     with sw.phase("kd"):
         pass
     assert 0.1 <= sw["synthesis"] < 1.0
-    assert 0.0 <= sw["kd"] < 0.05
+    assert 0.0 <= sw["kd"] < 0.5
     assert sw["never"] == 0.0
     assert set(sw.state_dict()) == {"synthesis", "kd"}
 
@@ -53,10 +53,11 @@ def record_synchronize(monkeypatch, forward=False):
     return calls
 
 
-def test_synchronize_called_at_start_and_stop(monkeypatch):
+@pytest.mark.parametrize("name", ["cpu", "cuda:0"])  # the device is only passed along; nothing runs on it
+def test_synchronize_called_at_start_and_stop(monkeypatch, name):
     """One synchronisation before the clock starts and one before it stops, with the run's device."""
     calls = record_synchronize(monkeypatch)
-    device = torch.device("cuda:0")  # only passed along; nothing runs on it
+    device = torch.device(name)
     sw = Stopwatch(device)
     with sw.phase("synthesis"):
         assert calls == [device]

@@ -1,0 +1,139 @@
+"""The generative family: DAFL, ZSKT, DFQ and DFAD as four loss recipes over one adversarial
+generator loop (spec §5), as the reference implements them.
+
+* DAFL, "Data-Free Learning of Student Networks" (Chen et al., ICCV 2019), arXiv:1904.01186:
+  one-hot, activation and information-entropy losses from the teacher.
+* ZSKT, "Zero-shot Knowledge Transfer via Adversarial Belief Matching" (Micaelli & Storkey,
+  NeurIPS 2019), arXiv:1905.09768: the generator maximises KL(teacher || student). Without the
+  attention-transfer term, as in the reference.
+* DFQ: adversarial KL plus BN-statistics, one-hot and entropy terms (Choi et al., CVPRW 2020).
+* DFAD, "Data-Free Adversarial Distillation" (Fang et al., 2019), arXiv:1912.11006: a min-max
+  game on the L1 distance between logits; the student is distilled with L1 too.
+
+A persistent generator is updated ``g_steps`` times per round; there is no pool: every KD batch
+is generated in ``sample()``, whose time counts as synthesis. The adversarial term compares the
+real student with the teacher: REF-FAST passes the teacher as the student (spec §5, §12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from harness.config import DistillConfig, option
+from harness.losses import BNStatistics, kd_loss
+from harness.synthesizer import MethodSpec, SynthesisRound, Synthesizer, frozen
+from methods.generators import Generator
+
+
+@dataclass(frozen=True)
+class GenerativeConfig(DistillConfig):
+    kd_steps: int = 5
+    T: float = 1.0  # the reference overrides its KD criterion with KL at T = 1 (spec §1.3)
+    g_steps: int = option(1, min=1, help="generator updates per round")
+    lr_g: float = option(1e-3, min=0, help="generator Adam learning rate")
+    adv: float = option(0.0, min=0, help="adversarial weight")
+    adv_loss: str = option("kl", choices=("kl", "l1"), help="adversarial criterion: KL at T=1 or L1 on logits")
+    bn: float = option(0.0, min=0, help="BN-statistics weight")
+    oh: float = option(0.0, min=0, help="pseudo-label one-hot weight")
+    act: float = option(0.0, min=0, help="activation weight (DAFL)")
+    balance: float = option(0.0, min=0, help="information-entropy (class balance) weight")
+    nz: int = option(256, min=1, help="latent size")
+    ngf: int = option(64, min=1, help="generator width")
+    generator: str = option("large", choices=("large", "standard"),
+                            help="large: G32-Large (REF-CMI); standard: G32 (REF-FAST)")
+    sample_mode: str = option("eval", choices=("eval", "train"),
+                              help="generator BN mode while sampling KD batches: eval (REF-CMI) or train (REF-FAST)")
+
+
+def activation_loss(features: Tensor) -> Tensor:
+    """DAFL: ``-mean |phi|`` over the teacher's penultimate features (spec §1.8(g))."""
+    return -features.abs().mean()
+
+
+def balance_loss(teacher_logits: Tensor) -> Tensor:
+    """``sum_c p_c ln p_c`` of the batch-mean prediction: the negative entropy (spec §1.8(f))."""
+    mean = F.softmax(teacher_logits, dim=1).mean(dim=0)
+    return (mean * mean.log()).sum()
+
+
+def pseudo_label_loss(teacher_logits: Tensor) -> Tensor:
+    """``CE(t, argmax t)``: the teacher's own prediction as target (spec §1.8(h))."""
+    return F.cross_entropy(teacher_logits, teacher_logits.argmax(dim=1))
+
+
+class GenerativeSynthesizer(Synthesizer):
+    family = "generative"
+    Config = GenerativeConfig
+    generates_on_sample = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        c = self.config
+        channels, height, _ = self.task.image_shape
+        width = 4 if c.generator == "large" else 2
+        self.generator = Generator(c.nz, c.ngf, height, channels, width).to(self.device).train()
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=(0.5, 0.999))
+        self.bn_stats = BNStatistics(self.teacher)
+
+    def synthesize(self, round_idx: int) -> SynthesisRound:
+        c = self.config
+        self.generator.train()
+        zero = torch.zeros((), device=self.device)
+        with frozen(self.teacher, self.student):
+            for _ in range(c.g_steps):
+                z = torch.randn(c.synthesis_batch_size, c.nz, device=self.device)
+                images = self.task.normalize(self.generator(z))
+                with self.bn_stats.capture():
+                    teacher_logits, features = self.teacher(images, return_features=True)
+                terms = {
+                    "bn": self.bn_stats.loss() if c.bn > 0 else zero,
+                    "oh": pseudo_label_loss(teacher_logits) if c.oh > 0 else zero,
+                    "act": activation_loss(features) if c.act > 0 else zero,
+                    "balance": balance_loss(teacher_logits) if c.balance > 0 else zero,
+                    "adv": (-kd_loss(self.student(images), teacher_logits, c.adv_loss, 1.0) if c.adv > 0
+                            else zero),
+                }
+                loss = sum(getattr(c, name) * value for name, value in terms.items())
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+        return SynthesisRound(None, {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}},
+                              generated=c.g_steps * c.synthesis_batch_size)
+
+    @torch.no_grad()
+    def sample(self, batch_size: int) -> Tensor:
+        self.generator.train(self.config.sample_mode == "train")
+        z = torch.randn(batch_size, self.config.nz, device=self.device)
+        return self.task.normalize(self.generator(z))
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    @classmethod
+    def deviations(cls, config: GenerativeConfig, task) -> list[str]:
+        notes = []
+        if config.adv > 0:
+            notes.append("generative adversarial term uses the real student (REF-FAST passes the teacher: "
+                         "Fast-Datafree issue #11)")
+        if config.generator == "standard" or config.sample_mode == "train":
+            notes.append(f"generator={config.generator}, sample_mode={config.sample_mode}: REF-FAST parity option")
+        return notes
+
+
+def _recipe(name: str, **preset) -> MethodSpec:
+    cls = type(f"{name.upper()}Synthesizer", (GenerativeSynthesizer,), {"name": name, "family": name})
+    return MethodSpec(cls, preset)
+
+
+dafl = _recipe("dafl", oh=1.0, act=0.001, balance=20.0, nz=512)
+zskt = _recipe("zskt", adv=1.0)
+dfq = _recipe("dfq", adv=1.0, bn=1.0, oh=1.0, balance=20.0, kd_steps=10)
+dfad = _recipe("dfad", adv=1.0, adv_loss="l1", kd_loss="l1")
