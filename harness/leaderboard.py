@@ -110,7 +110,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
     ratio = speedups(cells)
     table_rows = []
     teacher = rows.groupby("pair")["teacher_metric"].first()
-    if teacher.notna().any():
+    if teacher.notna().any() and "teacher" not in set(cells["variant"]):  # else the baseline row says it
         table_rows.append({"Method": "Teacher", **{p: format_value(teacher.get(p, math.nan), math.nan, 1, metric)
                                                     for p in pairs}})
     for variant in sorted(cells["variant"].unique(), key=sort_key):
