@@ -26,7 +26,7 @@ ARCHS = {"cnn_large": cnn_large, "cnn_small": cnn_small}
 _DATA_FREE = ("fast_meta", "fast", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
 _GENERATORS = ("fast_meta", "fast", "cmi", "dafl", "zskt", "dfq", "dfad")
 _QUICK_POOL = {"epochs": 44, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
-_QUICK_GENERATIVE = {"epochs": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
+_QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
 _SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 16, "synthesis_batch_size": 16,
           "eval_batch_size": 512}
 _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -34,8 +34,8 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "fast_meta": _QUICK_POOL,
         "fast": _QUICK_POOL,
-        "deepinv": {"epochs": 8, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
-        "cmi": {"epochs": 8, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
+        "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
+        "cmi": {"epochs": 4, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
         **{family: _QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
         "scratch": {"epochs": 20, "batch_size": 64},
         "kd": {"epochs": 20, "batch_size": 64},
