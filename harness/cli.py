@@ -29,6 +29,12 @@ class BenchGroup(click.Group):
             sys.exit(2)
 
 
+def data_options(func):
+    func = click.option("--download", is_flag=True, help="Fetch the dataset if missing (torchvision).")(func)
+    return click.option("--data-root", default=None, type=click.Path(file_okay=False),
+                        help="Dataset root (default: $DFKD_DATA, else the user cache).")(func)
+
+
 def tracking_options(func):
     func = click.option("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite under --results-dir).")(func)
@@ -62,14 +68,16 @@ def cli(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
               help="Override a config field for every selected method that has it (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@data_options
 @tracking_options
-def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, results_dir, tracking_uri) -> None:
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, data_root, download, results_dir,
+        tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
     from harness.devices import resolve_device
     from harness.plan import plan_runs
     from harness.runner import execute
 
-    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets)
+    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download)
     resolve_device(device)
     tracker = make_tracker(results_dir, tracking_uri)
     for spec in specs:
@@ -129,7 +137,8 @@ def teacher() -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--epochs", type=int, default=None, help="Override the task's teacher recipe.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def teacher_train(task_name, arch, device, epochs, seed) -> None:
+@data_options
+def teacher_train(task_name, arch, device, epochs, seed, data_root, download) -> None:
     """Train a teacher on the task's real training split and cache it."""
     from dataclasses import replace
 
@@ -138,7 +147,7 @@ def teacher_train(task_name, arch, device, epochs, seed) -> None:
     from harness.plan import make_task
     from harness.runner import seed_everything
 
-    task = make_task(task_name)
+    task = make_task(task_name, data_root, download)
     arch = arch or task.pair(None)[0]
     task.build_model(arch)
     recipe = task.teacher_recipe(arch)
@@ -151,6 +160,25 @@ def teacher_train(task_name, arch, device, epochs, seed) -> None:
                           on_epoch=lambda e, m: click.echo(f"epoch {e}: {task.metric} {m[task.metric]:.4f}"))
     click.echo(f"teacher {arch} for {task.name}: {task.metric} {info.metric:.4f}, saved to {info.path} "
                f"(sha256 {info.sha256[:12]})")
+
+
+@teacher.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--task", "task_name", required=True)
+@click.option("--arch", required=True, help="The checkpoint's architecture.")
+@click.option("--device", default="auto", show_default=True)
+@data_options
+def teacher_import(path, task_name, arch, device, data_root, download) -> None:
+    """Import a teacher checkpoint ({'state_dict': ...} or a bare state dict) into the cache."""
+    from harness import teachers
+    from harness.devices import resolve_device
+    from harness.plan import make_task
+
+    task = make_task(task_name, data_root, download)
+    task.build_model(arch)
+    info = teachers.import_checkpoint(task, arch, path, resolve_device(device))
+    metric = f"{task.metric} {info.metric:.4f}" if info.metric is not None else "not evaluated (no test set)"
+    click.echo(f"teacher {arch} for {task.name}: {metric}, saved to {info.path} (sha256 {info.sha256[:12]})")
 
 
 @cli.command()
@@ -173,6 +201,31 @@ def leaderboard(task_name, fmt, output, budget, results_dir, tracking_uri) -> No
         click.echo(f"wrote {output}")
     else:
         click.echo(text)
+
+
+@cli.command()
+@click.option("--task", "task_name", default="cifar100", show_default=True)
+@click.option("--pairs", "pair", default=None, help="One teacher-student pair (default: the task's first).")
+@click.option("--methods", default=None, help="Methods to time (default: fast5,deepinv,cmi,dafl).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Override the paper batch size (e.g. on a CPU).")
+def profile(task_name, pair, methods, device, batch_size) -> None:
+    """Time synthesis, KD and evaluation at a task's shapes with random weights (no data needed)."""
+    from tabulate import tabulate
+
+    from harness.devices import resolve_device
+    from harness.profile import DEFAULT_METHODS, profile as run_profile
+
+    if batch_size is not None and batch_size < 1:
+        raise BenchError(f"invalid value {batch_size} for --batch-size: must be >= 1")
+    dev = resolve_device(device)
+    figures = run_profile(task_name, pair, methods or DEFAULT_METHODS, dev, batch_size)
+    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.images_per_s:,.0f}", f"{f.peak_mb:,.0f}",
+             "" if f.projected_paper_h is None else f"{f.projected_paper_h:.3f}") for f in figures]
+    click.echo(f"{task_name} on {dev}" + (f", batch {batch_size} (projections at this batch size)" if batch_size
+                                          else ", paper batch sizes"))
+    click.echo(tabulate(rows, headers=["method", "operation", "seconds", "images/s", "peak MB",
+                                       "projected paper synthesis h"], tablefmt="github"))
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ class RunSpec:
     resolved: Resolved
     deviations: tuple[str, ...]
     is_baseline: bool = False
+    data_root: str | None = None  # where the data is, not what the cell is: not in the grid key
+    download: bool = False
 
     @property
     def config(self) -> Any:
@@ -93,9 +95,10 @@ def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: 
     ])
 
 
-def deviations(task: Task, spec: MethodSpec, budget: str, resolved: Resolved) -> tuple[str, ...]:
+def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: Resolved) -> tuple[str, ...]:
     """Every departure from the reference for this cell (spec §12), for ``dfkd.deviations``."""
-    notes = [*task.notes, *spec.notes, *spec.cls.deviations(resolved.config, task)]
+    notes = [*task.notes, *task.cell_notes(pair, spec.family), *spec.notes,
+             *spec.cls.deviations(resolved.config, task)]
     if budget != "paper":
         notes.append(f"budget {budget}: fewer epochs/steps than the paper; schedules scaled (§12)")
     notes += [f"{k}={v} ({resolved.sources[k]})" for k, v in resolved.overridden().items()]
@@ -103,7 +106,8 @@ def deviations(task: Task, spec: MethodSpec, budget: str, resolved: Resolved) ->
 
 
 def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str = "0",
-              budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None) -> list[RunSpec]:
+              budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None,
+              download: bool = False) -> list[RunSpec]:
     """Expand the flags of ``bench run`` into run specs; raises ``BenchError`` on any bad input."""
     task = make_task(task_name, data_root)
     budget = budget or task.default_budget
@@ -133,10 +137,10 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
             teacher, student = task.pair(pair)
             resolved = resolve_cell(task, spec, pair, budget, variant, overrides)
             label = canonical_variant(canonical, {k: getattr(resolved.config, k) for k in variant})
-            notes = deviations(task, spec, budget, resolved)
+            notes = deviations(task, spec, pair, budget, resolved)
             for seed in seed_values:
                 cells.append(RunSpec(task.name, canonical, label, pair, teacher, student, seed, budget,
-                                     resolved, notes, is_baseline))
+                                     resolved, notes, is_baseline, data_root, download))
     return cells
 
 

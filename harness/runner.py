@@ -89,7 +89,7 @@ class Built:
 def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
     """Seed, load (or train) the teacher, and construct student, synthesizer, pool and loop."""
     seed_everything(spec.seed)
-    task = make_task(spec.task)
+    task = make_task(spec.task, spec.data_root, spec.download)
     _, method, _ = lookup_method(spec.method)
     teacher = info = None
     if getattr(method.cls, "needs_teacher", True):

@@ -52,6 +52,15 @@ class Task(ABC):
             raise BenchError(unknown(f"pair for task {self.name}", name, list(self.pairs)))
         return self.pairs[name]
 
+    def has_test_set(self) -> bool:
+        """Whether the test split is available (e.g. to evaluate an imported teacher)."""
+        return True
+
+    def teacher_recipe(self, arch: str):
+        """How ``bench teacher train`` trains ``arch`` on this task (a ``supervised.Recipe``)."""
+        from harness.supervised import Recipe
+        return Recipe()
+
     # -- layered settings (spec §12) --------------------------------------------------------
     def method_defaults(self, family: str) -> dict[str, Any]:
         """Task-level defaults for a method family (e.g. generator size)."""
@@ -60,6 +69,10 @@ class Task(ABC):
     def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
         """The reference's per-pair values (e.g. Fast's adv/bn/oh)."""
         return {}
+
+    def cell_notes(self, pair: str, family: str) -> list[str]:
+        """Deviations specific to a (pair, method family) cell, e.g. settings the reference never gave."""
+        return []
 
     @abstractmethod
     def budget(self, budget: str, family: str) -> dict[str, Any]:

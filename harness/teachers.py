@@ -96,3 +96,23 @@ def load(task: Task, arch: str, device: torch.device, path: str | Path | None = 
     model.to(device).eval().requires_grad_(False)
     metrics = checkpoint.get("metrics") or {}
     return model, TeacherInfo(resolved, sha256_of(resolved), metrics.get(task.metric))
+
+
+def import_checkpoint(task: Task, arch: str, source: str | Path, device: torch.device,
+                      path: Path | None = None) -> TeacherInfo:
+    """Bring a teacher from elsewhere: the reference's ``{'state_dict': ...}`` format or a bare
+    state dict, loaded without executing anything. It is evaluated when the test split is
+    present (its metric is then stored with it), and cached like a trained teacher."""
+    checkpoint = safe_load(source)
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise BenchError(f"{str(source)!r} is not a checkpoint: expected a state dict or {{'state_dict': ...}}")
+    state = checkpoint.get("state_dict", checkpoint)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BenchError(f"{str(source)!r} is not a checkpoint: its state_dict does not map names to tensors")
+    model = task.build_model(arch)
+    load_weights(model, state, f"checkpoint {str(source)!r}")
+    metrics = task.evaluate(model.to(device), device) if task.has_test_set() else {}
+    path = path or default_path(task, arch)
+    atomic_save({"state_dict": model.state_dict(), "arch": arch, "task": task.name, "task_version": task.version,
+                 "metrics": metrics, "source": str(source), "source_sha256": sha256_of(Path(source))}, path)
+    return TeacherInfo(path, sha256_of(path), metrics.get(task.metric))

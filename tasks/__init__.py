@@ -3,3 +3,5 @@
 from harness.registry import TASKS
 
 TASKS.register("digits", "tasks.digits:Digits")
+TASKS.register("cifar10", "tasks.cifar:Cifar10")
+TASKS.register("cifar100", "tasks.cifar:Cifar100")

@@ -11,7 +11,7 @@ from harness.cli import cli
 
 CASES = [
     (["--methods", "fast6"], "unknown method 'fast6'. Did you mean 'fast5'? Valid:"),
-    (["--methods", "fast5", "--task", "digitz"], "unknown task 'digitz'. Did you mean 'digits'? Valid: digits"),
+    (["--methods", "fast5", "--task", "digitz"], "unknown task 'digitz'. Did you mean 'digits'? Valid: cifar10"),
     (["--methods", "fast5", "--pairs", "resnet34-resnet18"], "unknown pair for task digits 'resnet34-resnet18'"),
     (["--methods", "fast5", "--budget", "huge"], "unknown budget 'huge'. Valid: paper, quick, smoke"),
     (["--methods", "fast5", "--set", "nope=1"], "unknown config field 'nope' in --set"),
@@ -54,6 +54,6 @@ def test_config_show_names_the_source_of_every_field():
 
 
 def test_list_pairs_and_tasks():
-    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits"]
+    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits", "cifar10", "cifar100"]
     pairs = CliRunner().invoke(cli, ["list", "pairs", "--task", "digits"]).stdout
     assert "cnn_large-cnn_small" in pairs

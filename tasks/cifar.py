@@ -1,0 +1,154 @@
+"""CIFAR-10 and CIFAR-100 on torchvision's datasets, with the reference's pairs and budgets.
+
+Data root: ``--data-root``, else ``$DFKD_DATA``, else ``<cache>/dfkd-bench/data``; torchvision's
+``cifar-10-batches-py`` / ``cifar-100-python`` folders live directly under it. ``--download``
+fetches them through torchvision. The ``paper`` budget is the reference's (spec §6, §12);
+baseline methods on pairs and datasets the reference never ran use its WRN-40-2 -> WRN-16-1
+CIFAR-10 settings, recorded as chosen in ``dfkd.deviations``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from harness.errors import BenchError
+from harness.supervised import Recipe
+from harness.task import Task
+from tasks.models.cifar import ARCHS, build
+
+PAIRS = {
+    "resnet34-resnet18": ("resnet34", "resnet18"),
+    "vgg11-resnet18": ("vgg11", "resnet18"),
+    "wrn40_2-wrn16_1": ("wrn40_2", "wrn16_1"),
+    "wrn40_2-wrn40_1": ("wrn40_2", "wrn40_1"),
+    "wrn40_2-wrn16_2": ("wrn40_2", "wrn16_2"),
+}
+REFERENCE_BASELINE_PAIR = "wrn40_2-wrn16_1"  # the only pair the reference's baseline scripts ran
+
+# Fast's per-pair weights (spec §2.1, §6.1); the method defaults are the WRN values.
+_FAST_PAIR = {"resnet34-resnet18": {"adv": 1.33, "oh": 0.5}, "vgg11-resnet18": {"adv": 1.0, "oh": 0.5}}
+_FAST_FAMILIES = ("fast", "fast_meta")
+_BASELINE_FAMILIES = ("deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
+
+_QUICK = {
+    "fast_meta": {"epochs": 22, "kd_steps": 100, "ep_steps": 100},
+    "fast": {"epochs": 22, "kd_steps": 100, "ep_steps": 100},
+    "deepinv": {"epochs": 10, "kd_steps": 100, "ep_steps": 100},
+    "cmi": {"epochs": 10, "kd_steps": 100, "ep_steps": 100},
+    **{family: {"epochs": 20, "ep_steps": 100} for family in ("dafl", "zskt", "dfad")},
+    "dfq": {"epochs": 20, "ep_steps": 100},
+    "scratch": {"epochs": 30},
+    "kd": {"epochs": 30},
+}
+_SMOKE_DATA_FREE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 8, "synthesis_batch_size": 8,
+                    "eval_batch_size": 256}
+_SMOKE = {
+    **{family: _SMOKE_DATA_FREE for family in (*_FAST_FAMILIES, *_BASELINE_FAMILIES)},
+    "fast_meta": {**_SMOKE_DATA_FREE, "g_steps": 2},
+    "fast": {**_SMOKE_DATA_FREE, "g_steps": 2},
+    "deepinv": {**_SMOKE_DATA_FREE, "g_steps": 2},
+    "cmi": {**_SMOKE_DATA_FREE, "g_steps": 2, "bank_size": 256, "n_neg": 64},
+    "dfq": {**_SMOKE_DATA_FREE, "kd_steps": 1},
+    "scratch": {"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
+    "kd": {"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
+}
+
+
+def data_root(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("DFKD_DATA"):
+        return Path(os.environ["DFKD_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "dfkd-bench" / "data"
+
+
+class _Cifar(Task):
+    dataset_cls: ClassVar[str]
+    folder: ClassVar[str]
+    version = "1"
+    kind = "classification"
+    image_shape = (3, 32, 32)
+    crop_padding = 4
+    hflip = True
+    pairs = PAIRS
+    default_budget = "paper"
+
+    @cached_property
+    def root(self) -> Path:
+        return data_root(self.data_root)
+
+    def _dataset(self, train: bool) -> Dataset:
+        import torchvision
+        from torchvision.transforms import v2
+
+        transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+        cls = getattr(torchvision.datasets, self.dataset_cls)
+        try:
+            return cls(str(self.root), train=train, transform=transform, download=self.download)
+        except RuntimeError as error:
+            raise BenchError(
+                f"{self.name} not found: expected torchvision's '{self.folder}' folder under {self.root} "
+                f"({error}). Pass --download to fetch it, or --data-root / DFKD_DATA to point at it") from None
+
+    def train_set(self) -> Dataset:
+        return self._dataset(train=True)
+
+    def test_set(self) -> Dataset:
+        return self._dataset(train=False)
+
+    def has_test_set(self) -> bool:
+        try:
+            self.test_set()
+            return True
+        except BenchError:
+            return False
+
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
+        workers = 4 if torch.cuda.is_available() else 0
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
+                          pin_memory=workers > 0, persistent_workers=False)
+
+    def build_model(self, arch: str) -> torch.nn.Module:
+        if arch not in ARCHS:
+            raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
+        return build(arch, self.num_classes)
+
+    def teacher_recipe(self, arch: str) -> Recipe:
+        return Recipe(epochs=200, batch_size=256, lr=0.1, weight_decay=1e-4)  # spec §7.5 (REF-CMI)
+
+    def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
+        return dict(_FAST_PAIR.get(pair, {})) if family in _FAST_FAMILIES else {}
+
+    def cell_notes(self, pair: str, family: str) -> list[str]:
+        if family in _BASELINE_FAMILIES and (pair != REFERENCE_BASELINE_PAIR or self.name != "cifar10"):
+            return [f"{family} on {self.name} {pair}: no reference settings; the WRN-40-2 -> WRN-16-1 "
+                    f"CIFAR-10 settings are used (spec §6.3)"]
+        return []
+
+    def budget(self, budget: str, family: str) -> dict[str, Any]:
+        return dict({"paper": {}, "quick": _QUICK, "smoke": _SMOKE}[budget].get(family, {}))
+
+
+class Cifar10(_Cifar):
+    name = "cifar10"
+    dataset_cls = "CIFAR10"
+    folder = "cifar-10-batches-py"
+    num_classes = 10
+    mean = (0.4914, 0.4822, 0.4465)
+    std = (0.2023, 0.1994, 0.2010)
+
+
+class Cifar100(_Cifar):
+    name = "cifar100"
+    dataset_cls = "CIFAR100"
+    folder = "cifar-100-python"
+    num_classes = 100
+    mean = (0.5071, 0.4867, 0.4408)
+    std = (0.2675, 0.2565, 0.2761)
