@@ -90,6 +90,7 @@ def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
     """Seed, load (or train) the teacher, and construct student, synthesizer, pool and loop."""
     seed_everything(spec.seed)
     task = make_task(spec.task, spec.data_root, spec.download)
+    task.test_set()  # a missing dataset is an error now, before any run exists in the store
     _, method, _ = lookup_method(spec.method)
     teacher = info = None
     if getattr(method.cls, "needs_teacher", True):

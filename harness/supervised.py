@@ -64,8 +64,7 @@ class SupervisedTrainer:
         with self.stopwatch.phase("kd"):
             self.model.train()
             for images, labels in self.loader:
-                labels = labels.to(self.device)
-                loss = self._loss(self.task.augment(images.to(self.device)), labels)
+                loss = self._loss(*self.task.train_batch(images.to(self.device), labels.to(self.device)))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

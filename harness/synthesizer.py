@@ -91,6 +91,14 @@ class MethodSpec:
         return self.cls.family
 
 
+def require_no_class_targets(config: Any, task: "Task") -> None:
+    """Segmentation has no per-image class targets: a one-hot weight must be 0 there (spec §8.5)."""
+    from harness.errors import BenchError
+    if task.kind == "segmentation" and getattr(config, "oh", 0) > 0:
+        raise BenchError(f"oh={config.oh} is not possible on {task.name}: segmentation has no class targets "
+                         f"(use oh=0)")
+
+
 class frozen:
     """Context: parameters of ``modules`` get no gradients; eval mode; restored on exit.
 

@@ -101,6 +101,10 @@ class Task(ABC):
             out = augment.random_hflip(out)
         return self.normalize(out)
 
+    def train_batch(self, images01: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The training view of a real batch (teachers, scratch and KD baselines)."""
+        return self.augment(images01), labels
+
     def augment_local(self, images01: Tensor) -> Tensor:
         """CMI's local view: per-sample random resized crop (+ flip), then normalise."""
         out = augment.random_resized_crop(images01)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from harness.config import DistillConfig, option
 from harness.losses import BNStatistics, masked_adversarial
 from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen
-from methods.generators import Generator, reset_all
+from methods.generators import make_generator, reset_all
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,7 @@ class CMISynthesizer(Synthesizer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        channels, height, _ = self.task.image_shape
-        self.generator = Generator(c.nz, c.ngf, height, channels).to(self.device).train()
+        self.generator = make_generator("g32", c.nz, c.ngf, self.task.image_shape).to(self.device).train()
         self.bn_stats = BNStatistics(self.teacher)
         self.features = InstanceFeatures(self.teacher)
         self.head: nn.Module | None = None

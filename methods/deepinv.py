@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from harness.augment import jitter_flip
 from harness.config import DistillConfig, option
 from harness.losses import BNStatistics, jensen_shannon_adversarial, total_variation
-from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen
+from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen, \
+    require_no_class_targets
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class DeepInvConfig(DistillConfig):
 class DeepInvSynthesizer(Synthesizer):
     name = "deepinv"
     family = "deepinv"
+    supports = frozenset({"classification", "segmentation"})
     Config = DeepInvConfig
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        require_no_class_targets(self.config, self.task)
         self.teacher_bn = BNStatistics(self.teacher)
         self.student_bn = BNStatistics(self.student)
         mean, std = (torch.tensor(v, device=self.device).view(1, -1, 1, 1) for v in (self.task.mean, self.task.std))
@@ -69,7 +72,7 @@ class DeepInvSynthesizer(Synthesizer):
                         loss_bn = loss_bn - c.bn_student * self.student_bn.loss()
                     if c.adv > 0:
                         loss_adv = jensen_shannon_adversarial(student_logits, teacher_logits)
-                loss_oh = F.cross_entropy(teacher_logits, targets)
+                loss_oh = F.cross_entropy(teacher_logits, targets) if c.oh > 0 else zero
                 loss = c.bn * loss_bn + c.oh * loss_oh + c.adv * loss_adv
                 if c.tv > 0:
                     loss = loss + c.tv * total_variation(x)

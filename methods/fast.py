@@ -18,8 +18,9 @@ from torch import nn
 
 from harness.config import DistillConfig, option
 from harness.losses import BNStatistics, masked_adversarial
-from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen
-from methods.generators import Generator, reset_first_layers
+from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen, \
+    require_no_class_targets
+from methods.generators import make_generator, reset_first_layers
 
 REPTILE_SCALE = 67.0  # the reference's constant; with Adam it matters only through epsilon
 
@@ -38,6 +39,7 @@ class FastConfig(DistillConfig):
     bn_mmt: float = option(0.9, min=0, max=0.999, help="BN-statistics momentum (0: plain BN loss)")
     nz: int = option(256, min=1, help="latent size")
     ngf: int = option(64, min=1, help="generator width")
+    generator: str = option("g32", choices=("g32", "dcgan"), help="G32 (CIFAR) or DCGAN (large images, §8.5)")
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,14 @@ class FastSynthesizer(Synthesizer):
 
     name = "fast"
     family = "fast"
+    supports = frozenset({"classification", "segmentation"})
     Config = FastConfig
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        channels, height, _ = self.task.image_shape
-        self.generator = Generator(c.nz, c.ngf, height, channels).to(self.device).train()
+        require_no_class_targets(c, self.task)
+        self.generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device).train()
         self.bn_stats = BNStatistics(self.teacher, c.bn_mmt)
         self.schedule = c.schedule()
 
@@ -78,6 +81,7 @@ class FastSynthesizer(Synthesizer):
         n = c.synthesis_batch_size
         z = torch.randn(n, c.nz, device=self.device, requires_grad=True)
         targets = torch.randint(self.task.num_classes, (n,), device=self.device)
+        zero = torch.zeros((), device=self.device)
         optimizer = torch.optim.Adam([{"params": generator.parameters(), "lr": c.lr_g},
                                       {"params": [z], "lr": c.lr_z}], betas=(0.5, 0.999))
         # The reference's off-by-one: the adversarial term starts at epoch index warmup - 1.
@@ -90,9 +94,8 @@ class FastSynthesizer(Synthesizer):
                 with self.bn_stats.capture():
                     teacher_logits = self.teacher(view)
                 loss_bn = self.bn_stats.loss()
-                loss_oh = F.cross_entropy(teacher_logits, targets)
-                loss_adv = (masked_adversarial(self.student(view), teacher_logits) if use_adv
-                            else torch.zeros((), device=self.device))
+                loss_oh = F.cross_entropy(teacher_logits, targets) if c.oh > 0 else zero
+                loss_adv = masked_adversarial(self.student(view), teacher_logits) if use_adv else zero
                 loss = c.bn * loss_bn + c.oh * loss_oh + c.adv * loss_adv
                 best.offer(loss, images)
                 if it == c.g_steps - 1:

@@ -26,7 +26,7 @@ from torch import Tensor
 from harness.config import DistillConfig, option
 from harness.losses import BNStatistics, kd_loss
 from harness.synthesizer import MethodSpec, SynthesisRound, Synthesizer, frozen
-from methods.generators import Generator
+from methods.generators import make_generator
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,16 @@ class GenerativeConfig(DistillConfig):
     g_steps: int = option(1, min=1, help="generator updates per round")
     lr_g: float = option(1e-3, min=0, help="generator Adam learning rate")
     adv: float = option(0.0, min=0, help="adversarial weight")
-    adv_loss: str = option("kl", choices=("kl", "l1"), help="adversarial criterion: KL at T=1 or L1 on logits")
+    adv_loss: str = option("kl", choices=("kl", "l1", "log_l1"),
+                           help="generator's adversarial loss: -KL (T=1), -L1, or DFAD's NYUv2 -ln(1 + L1)")
     bn: float = option(0.0, min=0, help="BN-statistics weight")
     oh: float = option(0.0, min=0, help="pseudo-label one-hot weight")
     act: float = option(0.0, min=0, help="activation weight (DAFL)")
     balance: float = option(0.0, min=0, help="information-entropy (class balance) weight")
     nz: int = option(256, min=1, help="latent size")
     ngf: int = option(64, min=1, help="generator width")
-    generator: str = option("large", choices=("large", "standard"),
-                            help="large: G32-Large (REF-CMI); standard: G32 (REF-FAST)")
+    generator: str = option("large", choices=("large", "g32", "dcgan"),
+                            help="large: G32-Large (REF-CMI); g32: G32 (REF-FAST); dcgan: large images")
     sample_mode: str = option("eval", choices=("eval", "train"),
                               help="generator BN mode while sampling KD batches: eval (REF-CMI) or train (REF-FAST)")
 
@@ -55,9 +56,20 @@ def activation_loss(features: Tensor) -> Tensor:
 
 
 def balance_loss(teacher_logits: Tensor) -> Tensor:
-    """``sum_c p_c ln p_c`` of the batch-mean prediction: the negative entropy (spec §1.8(f))."""
-    mean = F.softmax(teacher_logits, dim=1).mean(dim=0)
+    """``sum_c p_c ln p_c`` of the mean prediction: the negative entropy (spec §1.8(f)).
+
+    The mean runs over the batch, and over pixels too for segmentation (per-pixel class mean).
+    """
+    probs = F.softmax(teacher_logits, dim=1)
+    mean = probs.transpose(0, 1).reshape(probs.shape[1], -1).mean(dim=1)
     return (mean * mean.log()).sum()
+
+
+def adversarial_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str) -> Tensor:
+    """The generator's term: it maximises the teacher-student discrepancy (spec §1.8(e), §8.5)."""
+    if kind == "log_l1":
+        return -torch.log1p(kd_loss(student_logits, teacher_logits, "l1"))
+    return -kd_loss(student_logits, teacher_logits, kind, 1.0)
 
 
 def pseudo_label_loss(teacher_logits: Tensor) -> Tensor:
@@ -73,9 +85,7 @@ class GenerativeSynthesizer(Synthesizer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        channels, height, _ = self.task.image_shape
-        width = 4 if c.generator == "large" else 2
-        self.generator = Generator(c.nz, c.ngf, height, channels, width).to(self.device).train()
+        self.generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device).train()
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=(0.5, 0.999))
         self.bn_stats = BNStatistics(self.teacher)
 
@@ -94,8 +104,7 @@ class GenerativeSynthesizer(Synthesizer):
                     "oh": pseudo_label_loss(teacher_logits) if c.oh > 0 else zero,
                     "act": activation_loss(features) if c.act > 0 else zero,
                     "balance": balance_loss(teacher_logits) if c.balance > 0 else zero,
-                    "adv": (-kd_loss(self.student(images), teacher_logits, c.adv_loss, 1.0) if c.adv > 0
-                            else zero),
+                    "adv": adversarial_loss(self.student(images), teacher_logits, c.adv_loss) if c.adv > 0 else zero,
                 }
                 loss = sum(getattr(c, name) * value for name, value in terms.items())
                 self.optimizer.zero_grad(set_to_none=True)
@@ -123,17 +132,19 @@ class GenerativeSynthesizer(Synthesizer):
         if config.adv > 0:
             notes.append("generative adversarial term uses the real student (REF-FAST passes the teacher: "
                          "Fast-Datafree issue #11)")
-        if config.generator == "standard" or config.sample_mode == "train":
+        if config.generator == "g32" or config.sample_mode == "train":
             notes.append(f"generator={config.generator}, sample_mode={config.sample_mode}: REF-FAST parity option")
         return notes
 
 
-def _recipe(name: str, **preset) -> MethodSpec:
-    cls = type(f"{name.upper()}Synthesizer", (GenerativeSynthesizer,), {"name": name, "family": name})
+def _recipe(name: str, segmentation: bool = False, **preset) -> MethodSpec:
+    kinds = frozenset({"classification", "segmentation"} if segmentation else {"classification"})
+    cls = type(f"{name.upper()}Synthesizer", (GenerativeSynthesizer,),
+               {"name": name, "family": name, "supports": kinds})
     return MethodSpec(cls, preset)
 
 
-dafl = _recipe("dafl", oh=1.0, act=0.001, balance=20.0, nz=512)
+dafl = _recipe("dafl", segmentation=True, oh=1.0, act=0.001, balance=20.0, nz=512)
 zskt = _recipe("zskt", adv=1.0)
 dfq = _recipe("dfq", adv=1.0, bn=1.0, oh=1.0, balance=20.0, kd_steps=10)
-dfad = _recipe("dfad", adv=1.0, adv_loss="l1", kd_loss="l1")
+dfad = _recipe("dfad", segmentation=True, adv=1.0, adv_loss="l1", kd_loss="l1")

@@ -41,6 +41,40 @@ class Generator(nn.Module):
         return self.conv_blocks(out)
 
 
+class DCGANGenerator(nn.Module):
+    """The reference's DCGAN_Generator (spec §1.9), for large images such as NYUv2's 128x128.
+
+    A linear map to ``8*ngf`` maps at 1/16 resolution, four transposed-convolution stages and a
+    sigmoid. Its first two modules are named like G32's (``l1.0``, ``conv_blocks.0``), so the
+    partial reset of Fast-k applies unchanged.
+    """
+
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 128, channels: int = 3) -> None:
+        super().__init__()
+        self.nz = nz
+        self.init_size = img_size // 16
+        self.l1 = nn.Sequential(nn.Linear(nz, 8 * ngf * self.init_size ** 2))
+        widths = [8 * ngf, 4 * ngf, 2 * ngf, ngf, ngf]
+        blocks: list[nn.Module] = [nn.BatchNorm2d(widths[0])]
+        for cin, cout in zip(widths, widths[1:]):
+            blocks += [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout),
+                       nn.LeakyReLU(0.2, inplace=True)]
+        blocks += [nn.Conv2d(ngf, channels, 3, padding=1), nn.Sigmoid()]
+        self.conv_blocks = nn.Sequential(*blocks)
+
+    def forward(self, z: Tensor) -> Tensor:
+        out = self.l1(z)
+        return self.conv_blocks(out.view(out.shape[0], -1, self.init_size, self.init_size))
+
+
+def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, int]) -> nn.Module:
+    """``g32`` / ``large`` (G32 and G32-Large, spec §1.9) or ``dcgan`` at the task's image shape."""
+    channels, height, _ = image_shape
+    if kind == "dcgan":
+        return DCGANGenerator(nz, ngf, height, channels)
+    return Generator(nz, ngf, height, channels, width=4 if kind == "large" else 2)
+
+
 @torch.no_grad()
 def reset_all(model: nn.Module) -> None:
     """Full reset ("reset_model", CMI): conv/linear N(0, 0.02) and bias 0; BN weight N(1, 0.02)."""

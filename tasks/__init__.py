@@ -5,3 +5,4 @@ from harness.registry import TASKS
 TASKS.register("digits", "tasks.digits:Digits")
 TASKS.register("cifar10", "tasks.cifar:Cifar10")
 TASKS.register("cifar100", "tasks.cifar:Cifar100")
+TASKS.register("nyuv2", "tasks.nyuv2:NYUv2")

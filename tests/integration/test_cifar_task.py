@@ -126,23 +126,42 @@ def test_augmentation_keeps_shape_and_uses_crop_4_and_flip(task_cls):
 
 # -- the command line: missing data, missing teacher, pairs ---------------------------------------
 
-def test_run_without_the_dataset_names_the_folder_and_download(tmp_path, monkeypatch, cpu):
-    home, empty = tmp_path / "home", tmp_path / "no-data"
+@pytest.fixture(scope="module")
+def run_without_data(tmp_path_factory):
+    """``bench run`` with a cached (randomly initialised) teacher but an empty data root, run once."""
+    tmp = tmp_path_factory.mktemp("no-data-run")
+    home, empty, results = tmp / "home", tmp / "no-data", tmp / "results"
     empty.mkdir()
-    monkeypatch.setenv("DFKD_HOME", str(home))
-    source = tmp_path / "wrn40_2.pth"
-    torch.save({"state_dict": build("wrn40_2", 10).state_dict()}, source)
-    info = teachers.import_checkpoint(Cifar10(data_root=str(empty)), "wrn40_2", source, cpu)
-    assert info.path == home / "teachers" / "cifar10" / "wrn40_2.pt" and info.metric is None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DFKD_HOME", str(home))
+        source = tmp / "wrn40_2.pth"
+        torch.save({"state_dict": build("wrn40_2", 10).state_dict()}, source)
+        info = teachers.import_checkpoint(Cifar10(data_root=str(empty)), "wrn40_2", source, torch.device("cpu"))
+        assert info.path == home / "teachers" / "cifar10" / "wrn40_2.pt" and info.metric is None
+        done = bench("run", "--methods", "fast5", "--task", "cifar10", "--data-root", str(empty), "--budget",
+                     "smoke", "--pairs", "wrn40_2-wrn16_1", "--device", "cpu", "--results-dir", str(results),
+                     "--quiet")
+    return done, empty, results
 
-    done = bench("run", "--methods", "fast5", "--task", "cifar10", "--data-root", str(empty), "--budget", "smoke",
-                 "--pairs", "wrn40_2-wrn16_1", "--device", "cpu", "--results-dir", str(tmp_path / "results"),
-                 "--quiet")
+
+def test_run_without_the_dataset_names_the_folder_and_download(run_without_data):
+    done, empty, _ = run_without_data
     assert done.returncode == 2, done.stderr[-3000:]
     line = _one_line_error(done.stderr)
     assert line.startswith("Error: cifar10 not found"), line
     assert str(empty) in line and "cifar-10-batches-py" in line
     assert "--download" in line
+
+
+def test_run_without_the_dataset_records_no_run(run_without_data):
+    """plan.py: "Everything a user can get wrong is checked here, before a run is created in the
+    store." A missing dataset is only noticed at the first evaluation, after an epoch of synthesis."""
+    from harness.tracking import Tracker
+
+    done, _, results = run_without_data
+    assert done.returncode == 2
+    runs = Tracker(results).runs("cifar10", status=None) if (results / "mlflow.db").exists() else None
+    assert runs is None or runs.empty, runs[["status", "tags.dfkd.error"]].to_string()
 
 
 def test_teacher_train_without_the_dataset(tmp_path, monkeypatch):
@@ -158,14 +177,20 @@ def test_teacher_train_without_the_dataset(tmp_path, monkeypatch):
     assert not (home / "teachers" / "cifar10").exists() or not any((home / "teachers" / "cifar10").iterdir())
 
 
-def test_run_without_a_teacher_says_how_to_get_one(tmp_path, monkeypatch):
+def test_run_without_a_teacher_says_how_to_get_one(tmp_path, monkeypatch, cifar_root):
+    """The data is there, the teacher is not: the error prints the commands that provide one."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
     home = tmp_path / "empty-home"
     home.mkdir()
     monkeypatch.setenv("DFKD_HOME", str(home))
     results = tmp_path / "results"
-    done = bench("run", "--methods", "fast5", "--task", "cifar10", "--pairs", "wrn40_2-wrn16_1", "--budget", "smoke",
-                 "--device", "cpu", "--results-dir", str(results), "--quiet")
-    assert done.returncode == 2, done.stderr[-3000:]
+    done = CliRunner().invoke(cli, ["run", "--methods", "fast5", "--task", "cifar10", "--pairs", "wrn40_2-wrn16_1",
+                                    "--budget", "smoke", "--device", "cpu", "--data-root", str(cifar_root),
+                                    "--results-dir", str(results), "--quiet"])
+    assert done.exit_code == 2, done.output
     line = _one_line_error(done.stderr)
     assert "bench teacher train --task cifar10 --arch wrn40_2" in line
     assert "bench teacher import PATH --task cifar10 --arch wrn40_2" in line

@@ -126,7 +126,7 @@ def test_grid_expands_pairs_and_seeds():
     (dict(methods="deepinvv"), "unknown method 'deepinvv'. Did you mean 'deepinv'?"),
     (dict(seeds="a,b"), "malformed seed list 'a,b': expected comma-separated integers"),
     (dict(methods="fast5,"), "malformed method list 'fast5,'"),
-    (dict(task_name="digitz"), "unknown task 'digitz'. Did you mean 'digits'? Valid: digits"),
+    (dict(task_name="digitz"), "unknown task 'digitz'. Did you mean 'digits'? Valid: cifar10"),
     (dict(methods="fast5:select=best"), "unknown config field 'select' for FastMetaConfig (from variant)"),
 ])
 def test_bad_input_raises_bench_error(kwargs, message):

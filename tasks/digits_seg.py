@@ -1,0 +1,154 @@
+"""The embedded segmentation task: canvases composed from scikit-learn's digits, offline, minutes on a CPU.
+
+Each 1x32x32 canvas holds 1-3 of the 16x16 digits of ``tasks.digits`` at random positions. Pasting
+keeps the maximum intensity per pixel; a digit labels the pixels where its own intensity exceeds
+0.25 with class ``d + 1`` (later digits overwrite earlier labels); everything else is background
+0, so there are 11 classes and a pixel is labelled as a digit exactly where the canvas exceeds
+0.25. The composition is fixed by seeds: train canvases use only the digits task's training split,
+test canvases only its test split. No reference settings exist for this task (spec §12).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, TensorDataset
+
+from harness.errors import BenchError
+from harness.segmentation import SegmentationTask
+from harness.supervised import Recipe
+from tasks.digits import _arrays
+from tasks.models.unet import unet_large, unet_small
+
+CANVAS = 32
+DIGIT = 16  # the size tasks.digits._arrays gives
+MAX_DIGITS = 3
+THRESHOLD = 0.25
+SPLITS = {"train": (4000, 1), "test": (800, 2)}  # split -> (canvases, composition seed)
+ARCHS = {"unet_large": unet_large, "unet_small": unet_small}
+
+# Per-budget overrides by method family. `paper` is the methods' defaults unchanged.
+_QUICK_POOL = {"epochs": 40, "kd_steps": 40, "ep_steps": 40, "batch_size": 64, "synthesis_batch_size": 64}
+_QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 64, "synthesis_batch_size": 64}
+_SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 8, "synthesis_batch_size": 8,
+          "eval_batch_size": 256}
+_SMOKE_SUPERVISED = {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
+_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {},
+    "quick": {
+        "fast_meta": _QUICK_POOL,
+        "fast": _QUICK_POOL,
+        "dafl": _QUICK_GENERATIVE,
+        "dfad": _QUICK_GENERATIVE,
+        "scratch": {"epochs": 15, "batch_size": 64},
+        "kd": {"epochs": 15, "batch_size": 64},
+    },
+    "smoke": {
+        "fast_meta": {**_SMOKE, "g_steps": 2},
+        "fast": {**_SMOKE, "g_steps": 2},
+        "dafl": _SMOKE,
+        "dfad": _SMOKE,
+        "deepinv": _SMOKE,
+        "scratch": _SMOKE_SUPERVISED,
+        "kd": _SMOKE_SUPERVISED,
+    },
+}
+_METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "fast_meta": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0},
+    "fast": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0},
+    "dafl": {"nz": 64, "ngf": 32},
+    "dfad": {"nz": 64, "ngf": 32},
+    "deepinv": {"oh": 0.0},
+}
+
+
+class Canvases(NamedTuple):
+    """A composed split. ``sources[i, j]`` is the index (into the split's digits) of the j-th digit
+    pasted on canvas i and ``positions[i, j]`` its top-left (row, col); unused slots hold -1."""
+
+    images: Tensor  # (N, 1, 32, 32) float in [0, 1]
+    labels: Tensor  # (N, 32, 32) long in 0..10
+    sources: Tensor  # (N, 3) long
+    positions: Tensor  # (N, 3, 2) long
+
+
+def compose(digits: Tensor, digit_labels: Tensor, count: int, seed: int) -> Canvases:
+    """``count`` canvases of 1-3 of ``digits`` (N, 1, 16, 16), drawn with a fixed ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    used = torch.randint(1, MAX_DIGITS + 1, (count,), generator=g)
+    sources = torch.randint(0, len(digits), (count, MAX_DIGITS), generator=g)
+    positions = torch.randint(0, CANVAS - DIGIT + 1, (count, MAX_DIGITS, 2), generator=g)
+    active = torch.arange(MAX_DIGITS).unsqueeze(0) < used.unsqueeze(1)  # (count, 3)
+    sources = sources.where(active, -1)
+    positions = positions.where(active.unsqueeze(-1), -1)
+
+    images = torch.zeros(count, CANVAS, CANVAS)
+    labels = torch.zeros(count, CANVAS, CANVAS, dtype=torch.long)
+    offsets = torch.arange(DIGIT)
+    for slot in range(MAX_DIGITS):
+        idx = active[:, slot].nonzero().squeeze(1)
+        src = sources[idx, slot]
+        rows = (positions[idx, slot, 0, None] + offsets).view(-1, DIGIT, 1)  # (n, 16, 1)
+        cols = (positions[idx, slot, 1, None] + offsets).view(-1, 1, DIGIT)  # (n, 1, 16)
+        n = idx.view(-1, 1, 1)
+        digit = digits[src, 0]  # (n, 16, 16)
+        images[n, rows, cols] = torch.maximum(images[n, rows, cols], digit)
+        label = (digit_labels[src] + 1).view(-1, 1, 1).expand_as(digit)
+        labels[n, rows, cols] = torch.where(digit > THRESHOLD, label, labels[n, rows, cols])
+    return Canvases(images.unsqueeze(1), labels, sources, positions)
+
+
+@cache
+def canvases(split: str) -> Canvases:
+    """The fixed composition of ``split`` ("train" or "test"), from that split of tasks.digits."""
+    if split not in SPLITS:
+        raise BenchError(f"unknown digits-seg split {split!r}. Valid: {', '.join(SPLITS)}")
+    train_x, train_y, test_x, test_y = _arrays()
+    digits, digit_labels = (train_x, train_y) if split == "train" else (test_x, test_y)
+    count, seed = SPLITS[split]
+    return compose(digits, digit_labels, count, seed)
+
+
+class DigitsSeg(SegmentationTask):
+    name = "digits-seg"
+    version = "1"
+    num_classes = 11
+    image_shape = (1, CANVAS, CANVAS)
+    crop_padding = 4
+    hflip = False  # digits are not flip-invariant
+    pairs = {"unet_large-unet_small": ("unet_large", "unet_small")}
+    default_budget = "quick"
+    trains_teacher_on_first_use = True
+    notes = ("task digits-seg: embedded task, no reference settings; chosen (spec §12, §8.5 proposal for Fast)",)
+
+    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
+        super().__init__(data_root, download)
+        train_images = canvases("train").images
+        self.mean = (float(train_images.mean()),)
+        self.std = (float(train_images.std()),)
+
+    def train_set(self) -> Dataset:
+        c = canvases("train")
+        return TensorDataset(c.images, c.labels)
+
+    def test_set(self) -> Dataset:
+        c = canvases("test")
+        return TensorDataset(c.images, c.labels)
+
+    def build_model(self, arch: str) -> torch.nn.Module:
+        if arch not in ARCHS:
+            raise BenchError(f"unknown architecture {arch!r} for task digits-seg. Valid: {', '.join(ARCHS)}")
+        return ARCHS[arch](self.num_classes, self.image_shape[0])
+
+    def teacher_recipe(self, arch: str) -> Recipe:
+        return Recipe(epochs=20, batch_size=64, lr=0.05, weight_decay=5e-4)
+
+    def method_defaults(self, family: str) -> dict[str, Any]:
+        # Generators scale with the task (spec §12); no class targets for segmentation (oh = 0).
+        return dict(_METHOD_DEFAULTS.get(family, {}))
+
+    def budget(self, budget: str, family: str) -> dict[str, Any]:
+        return dict(_BUDGETS[budget].get(family, {}))
