@@ -1,82 +1,218 @@
-"""Runs (read back from MLflow) -> pandas -> leaderboard tables in the paper's layout.
+"""Runs (read back from MLflow, or from an export file) -> pandas -> leaderboard tables.
 
-Rows: the teacher, then baselines, then data-free method variants; columns: teacher/student
-pairs; cells: metric mean +- sample std over seeds (with the seed count) and synthesis time.
-The speed-up column is the paper's: the mean over pairs of DeepInv's projected paper-budget
-hours divided by the method's (spec §1.6 and §12), so it means the same at every budget.
+The paper's layout: rows are the teacher, then the real-data baselines (``scratch``, the
+"Student" row, and ``kd``), then the data-free variants in the paper's order (a method's variants
+follow it); columns are teacher/student pairs; a cell is the metric's mean ± sample std (ddof 1)
+over seeds with the seed count, then, for data-free rows, the mean time in brackets. The
+speed-up column is the paper's: the mean over pairs of DeepInv's projected paper-budget synthesis
+hours divided by the variant's (spec §1.6 and §12), so it means the same at every budget. The
+data-amount column is the mean number of synthesised images. Cells whose runs depart from the
+reference (``dfkd.deviations`` other than ``none``) carry a numbered footnote marker; the best
+data-free cell of each column is bold, the direction taken from ``METRIC_DIRECTIONS``.
+
+Units (spec §12): the store and the numeric outputs (``cells``, json) hold fractions; the tables
+show accuracy in percent with one decimal and mIoU as a fraction with three decimals.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-# The direction of every metric, declared once: sorting, "best" and plots derive from it.
-HIGHER_IS_BETTER = {"acc": True, "top5": True, "miou": True, "pixel_acc": True,
-                    "synthesis_s": False, "total_s": False, "projected_paper_synthesis_h": False}
+from harness.errors import BenchError
+
+# The direction of every number a table or plot ranks, declared once: bold cells, the Pareto
+# front of the plots and anything else that asks "which is better" derive from it.
+METRIC_DIRECTIONS: dict[str, str] = {
+    "acc": "max", "top5": "max", "miou": "max", "pixel_acc": "max",
+    "synthesis_s": "min", "kd_s": "min", "total_s": "min", "projected_paper_synthesis_h": "min",
+    "speedup": "max",
+}
 PERCENT_METRICS = {"acc", "top5", "pixel_acc"}
+# The paper's row order; a variant (``deepinv:g_steps=1000``) follows its method.
 ROW_ORDER = ["teacher", "scratch", "kd", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad",
              "fast", "fast2", "fast5", "fast10", "fast50"]
-BASELINE_NAMES = {"teacher", "scratch", "kd"}
-REFERENCE_METHOD = "deepinv"
+BASELINE_NAMES = ("teacher", "scratch", "kd")
+REFERENCE_VARIANT = "deepinv"
+# Display headers of the known pairs, in the paper's column order; other pairs show their id.
+PAIR_LABELS = {
+    "resnet34-resnet18": "ResNet-34 / ResNet-18",
+    "vgg11-resnet18": "VGG-11 / ResNet-18",
+    "wrn40_2-wrn16_1": "WRN-40-2 / WRN-16-1",
+    "wrn40_2-wrn40_1": "WRN-40-2 / WRN-40-1",
+    "wrn40_2-wrn16_2": "WRN-40-2 / WRN-16-2",
+    "deeplabv3_resnet50-deeplabv3_mobilenetv2": "DeepLabV3-R50 / DeepLabV3-MV2",
+}
+WHICH = ("best", "final")
+TIMES = ("synthesis", "total")
+FORMATS = ("github", "csv", "latex", "html", "json")
+EXPORT_SUFFIXES = (".csv", ".parquet")
+SPEEDUP, DATA = "Speed-up", "Data amount"
+UNVERIFIED = "†"
+FIXED_COLUMNS = ["run_id", "run_name", "status", "start_time"]
 
 
-@dataclass
-class Leaderboard:
-    cells: pd.DataFrame  # one row per (variant, pair): numbers
-    table: pd.DataFrame  # the display table (strings)
-    metric: str
+def higher_is_better(name: str) -> bool:
+    """Whether larger values of ``name`` (``acc``, ``time/synthesis_s``, ...) are better."""
+    return METRIC_DIRECTIONS[name.rsplit("/", 1)[-1]] == "max"
+
+
+def best_mask(values: pd.Series, name: str) -> pd.Series:
+    """True where ``values`` holds the best (ties included) non-missing value for ``name``."""
+    valid = values.dropna()
+    if valid.empty:
+        return pd.Series(False, index=values.index)
+    target = valid.max() if higher_is_better(name) else valid.min()
+    return values.notna() & (values == target)
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+def _column(runs: pd.DataFrame, name: str) -> pd.Series:
+    return runs[name] if name in runs.columns else pd.Series([None] * len(runs), index=runs.index, dtype=object)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Tags as plain strings whatever the source (store, csv or parquet); missing or "" -> None."""
+    def one(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            return None
+        text = str(value)
+        return text if text else None
+    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """Values as strings ("" kept), missing as missing; the dtype pandas infers, as ``Tracker.runs``."""
+    def one(value):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return str(value)
+    converted = [one(v) for v in values]
+    if all(v is None for v in converted):
+        return pd.Series(converted, index=values.index, dtype=object)
+    return pd.Series(converted, index=values.index)
 
 
 def metric_of(runs: pd.DataFrame) -> str:
-    return "miou" if "metrics.best/miou" in runs.columns and runs["metrics.best/miou"].notna().any() else "acc"
+    """``miou`` for segmentation runs (a ``best/miou`` or ``final/miou`` metric), else ``acc``."""
+    for which in WHICH:
+        name = f"metrics.{which}/miou"
+        if name in runs.columns and runs[name].notna().any():
+            return "miou"
+    return "acc"
+
+
+def _check(which: str, time: str) -> None:
+    if which not in WHICH:
+        raise BenchError(f"invalid metric selection {which!r}: use one of {', '.join(WHICH)}")
+    if time not in TIMES:
+        raise BenchError(f"invalid time {time!r}: use one of {', '.join(TIMES)}")
 
 
 def tidy(runs: pd.DataFrame, metric: str, which: str = "best", time: str = "synthesis") -> pd.DataFrame:
-    """One row per run with the numbers a leaderboard needs."""
-    def col(name: str) -> pd.Series:
-        return runs[name] if name in runs.columns else pd.Series([math.nan] * len(runs), index=runs.index)
+    """One row per finished run with the numbers a leaderboard needs.
 
-    return pd.DataFrame({
-        "variant": col("tags.dfkd.variant"), "method": col("tags.dfkd.method"), "pair": col("tags.dfkd.pair"),
-        "seed": col("tags.dfkd.seed"), "budget": col("tags.dfkd.budget"),
-        "value": pd.to_numeric(col(f"metrics.{which}/{metric}")),
-        "seconds": pd.to_numeric(col(f"metrics.time/{time}_s")),
-        "projected_h": pd.to_numeric(col("metrics.time/projected_paper_synthesis_h")),
-        "images": pd.to_numeric(col("metrics.synth/images")),
-        "deviations": col("tags.dfkd.deviations").fillna("none"),
-        "teacher_metric": pd.to_numeric(col("tags.dfkd.teacher_metric"), errors="coerce"),
-        "teacher": col("tags.dfkd.teacher"), "student": col("tags.dfkd.student"),
-    })
+    Robust to where the frame came from: tags may be strings (store, exports) or numbers (a frame
+    built by hand). A seed that ran more than once counts once: its latest run.
+    """
+    _check(which, time)
+    if "status" in runs.columns:
+        status = _text(runs["status"])
+        runs = runs[status.isna() | (status == "FINISHED")]
+    variant, method = _text(_column(runs, "tags.dfkd.variant")), _text(_column(runs, "tags.dfkd.method"))
+    variant = variant.where(variant.notna(), method)
+    method = method.where(method.notna(), variant.map(lambda v: v.split(":")[0] if v else None))
+    deviations = _text(_column(runs, "tags.dfkd.deviations"))
+    rows = pd.DataFrame({
+        "variant": variant, "method": method, "pair": _text(_column(runs, "tags.dfkd.pair")),
+        "budget": _text(_column(runs, "tags.dfkd.budget")).fillna(""),
+        "task": _text(_column(runs, "tags.dfkd.task")),
+        "seed": pd.to_numeric(_column(runs, "tags.dfkd.seed"), errors="coerce").astype("Int64"),
+        "start_time": pd.to_numeric(_column(runs, "start_time"), errors="coerce"),
+        "value": pd.to_numeric(_column(runs, f"metrics.{which}/{metric}"), errors="coerce").astype(float),
+        "seconds": pd.to_numeric(_column(runs, f"metrics.time/{time}_s"), errors="coerce").astype(float),
+        "projected_h": pd.to_numeric(_column(runs, "metrics.time/projected_paper_synthesis_h"),
+                                     errors="coerce").astype(float),
+        "images": pd.to_numeric(_column(runs, "metrics.synth/images"), errors="coerce").astype(float),
+        "deviations": deviations.where(deviations.notna(), "none"),
+        "teacher_metric": pd.to_numeric(_column(runs, "tags.dfkd.teacher_metric"), errors="coerce").astype(float),
+    }, index=runs.index)
+    rows = rows[rows["variant"].notna() & rows["pair"].notna()]
+    rows = rows.sort_values("start_time", kind="stable", na_position="first")
+    seeded = rows[rows["seed"].notna()].drop_duplicates(["variant", "pair", "budget", "seed"], keep="last")
+    return pd.concat([seeded, rows[rows["seed"].isna()]]).reset_index(drop=True)
 
 
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof 1) over seeds per (variant, pair)."""
-    grouped = rows.groupby(["variant", "method", "pair"], sort=False)
-    cells = grouped.agg(mean=("value", "mean"), std=("value", lambda v: v.std(ddof=1)), n=("value", "count"),
-                        seconds=("seconds", "mean"), projected_h=("projected_h", "mean"),
-                        images=("images", "mean"),
-                        deviations=("deviations", lambda d: any(x != "none" for x in d))).reset_index()
+    """Mean and sample std (ddof 1) over seeds per (variant, budget, pair)."""
+    if rows.empty:
+        return pd.DataFrame(columns=["variant", "method", "pair", "budget", "task", "mean", "std", "n", "seconds",
+                                     "seconds_std", "projected_h", "images", "deviations", "deviation_notes"])
+    grouped = rows.groupby(["variant", "budget", "pair"], sort=False, dropna=False)
+    cells = grouped.agg(
+        method=("method", "first"), task=("task", "first"),
+        mean=("value", "mean"), std=("value", lambda v: v.std(ddof=1)), n=("value", "count"),
+        seconds=("seconds", "mean"), seconds_std=("seconds", lambda v: v.std(ddof=1)),
+        projected_h=("projected_h", "mean"), images=("images", "mean"),
+        deviation_notes=("deviations", lambda d: tuple(sorted({x for x in d if x != "none"}))),
+    ).reset_index()
+    cells["n"] = cells["n"].astype(int)
+    cells["deviations"] = cells["deviation_notes"].map(bool)
     return cells
 
 
-def speedups(cells: pd.DataFrame) -> dict[str, float]:
-    """Per variant: mean over pairs of DeepInv's projected hours / the variant's projected hours."""
-    reference = cells[cells["variant"] == REFERENCE_METHOD].set_index("pair")["projected_h"]
+def teacher_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """The teacher row from the runs' ``dfkd.teacher_metric`` tags (the latest run's, per pair)."""
+    known = rows[rows["teacher_metric"].notna()]
+    if known.empty:
+        return pd.DataFrame()
+    latest = known.groupby("pair", sort=False).last()  # rows are sorted by start time
+    return pd.DataFrame({
+        "variant": "teacher", "method": "teacher", "pair": latest.index, "budget": "",
+        "task": latest["task"].values, "mean": latest["teacher_metric"].values, "std": math.nan, "n": 1,
+        "seconds": math.nan, "seconds_std": math.nan, "projected_h": math.nan, "images": math.nan,
+        "deviation_notes": [()] * len(latest), "deviations": False, "from_tag": True})
+
+
+def speedups(cells: pd.DataFrame) -> pd.Series:
+    """Per (variant, budget): mean over pairs of DeepInv's projected hours / the variant's."""
+    reference = cells[cells["variant"] == REFERENCE_VARIANT].groupby("pair")["projected_h"].mean()
     result = {}
-    for variant, group in cells.groupby("variant", sort=False):
+    for key, group in cells.groupby(["variant", "budget"], sort=False):
         ratios = [reference[p] / h for p, h in zip(group["pair"], group["projected_h"])
-                  if p in reference.index and h > 0 and not math.isnan(h)]
-        result[variant] = sum(ratios) / len(ratios) if ratios else math.nan
-    return result
+                  if p in reference.index and pd.notna(h) and h > 0 and pd.notna(reference[p]) and reference[p] > 0]
+        result[key] = sum(ratios) / len(ratios) if ratios else math.nan
+    return pd.Series(result, dtype=float)
 
 
+def is_baseline(method: str | None) -> bool:
+    return (method or "") in BASELINE_NAMES
+
+
+def row_key(method: str | None, variant: str) -> tuple[int, int, str]:
+    base = method or variant.split(":")[0]
+    rank = ROW_ORDER.index(base) if base in ROW_ORDER else len(ROW_ORDER)
+    return (rank, 0 if variant == base else 1, variant)
+
+
+def pair_order(pairs) -> list[str]:
+    known = [p for p in PAIR_LABELS if p in set(pairs)]
+    return known + sorted(set(pairs) - set(known))
+
+
+def pair_label(pair: str) -> str:
+    return PAIR_LABELS.get(pair, pair)
+
+
+# -- text -----------------------------------------------------------------------------------------
 def format_seconds(seconds: float) -> str:
-    if math.isnan(seconds):
+    if seconds is None or pd.isna(seconds):
         return ""
     if seconds < 120:
         return f"{seconds:.1f}s"
@@ -85,68 +221,356 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.2f}h"
 
 
+def _scale(metric: str) -> tuple[int, int]:
+    return (100, 1) if metric in PERCENT_METRICS else (1, 3)
+
+
 def format_value(mean: float, std: float, n: int, metric: str) -> str:
-    scale, digits = (100, 1) if metric in PERCENT_METRICS else (1, 3)
+    """``91.2 ± 0.4 (n=3)``; one seed shows the mean alone; mIoU as a three-decimal fraction."""
+    if pd.isna(mean):
+        return "n/a"
+    scale, digits = _scale(metric)
     text = f"{mean * scale:.{digits}f}"
-    if n > 1 and not math.isnan(std):
-        text += f" ± {std * scale:.{digits}f}"
-    return text + (f" (n={n})" if n > 1 else "")
+    if n > 1:
+        if pd.notna(std):
+            text += f" ± {std * scale:.{digits}f}"
+        text += f" (n={n})"
+    return text
 
 
-def sort_key(variant: str) -> tuple[int, str]:
-    base = variant.split(":")[0]
-    return (ROW_ORDER.index(base) if base in ROW_ORDER else len(ROW_ORDER), variant)
+def format_paper(paper: pd.DataFrame, mean: float, metric: str) -> str:
+    """`` (paper 93.63, -0.5)`` (with ``†`` when unverified); alternatives follow with their source."""
+    if paper.empty:
+        return " (no published number)"
+    scale, digits = _scale(metric)
+    parts = []
+    for row in paper.itertuples():
+        label = "paper" if row.primary else row.source.split(" (")[0].replace(" README", "")
+        text = f"{label} {row.value * scale:.{digits + 1 if scale == 100 else digits}f}"
+        text += "" if row.verified else UNVERIFIED
+        if pd.notna(mean):
+            diff = f"{(mean - row.value) * scale:+.{digits}f}"
+            text += ", " + ("+" + diff[1:] if diff.startswith("-") and float(diff) == 0 else diff)
+        parts.append(text)
+    return " (" + "; ".join(parts) + ")"
 
 
-def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", time: str = "synthesis") -> Leaderboard:
-    if runs.empty:
-        return Leaderboard(pd.DataFrame(), pd.DataFrame(), "acc")
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def marker(numbers: list[int]) -> str:
+    return ",".join(str(n).translate(SUPERSCRIPTS) for n in numbers)
+
+
+def format_speedup(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.1f}×"
+
+
+def format_images(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:,.0f}"
+
+
+# -- the table ------------------------------------------------------------------------------------
+@dataclass
+class Leaderboard:
+    cells: pd.DataFrame  # one row per (row, pair): numbers in store units, plus label, best and paper fields
+    table: pd.DataFrame  # display strings: Method, one column per pair id, Speed-up, Data amount
+    bold: pd.DataFrame  # same shape as ``table``: True for the best data-free cell of a column
+    metric: str
+    which: str = "best"
+    time: str = "synthesis"
+    footnotes: list[str] = field(default_factory=list)
+    baseline_rows: int = 0  # the leading rows that are the teacher and real-data baselines
+    vs_paper: bool = False
+    task: str | None = None
+
+    @property
+    def pairs(self) -> list[str]:
+        return [c for c in self.table.columns if c not in ("Method", SPEEDUP, DATA)]
+
+    def headers(self, display: bool = True) -> list[str]:
+        return [pair_label(c) if display and c in self.pairs else c for c in self.table.columns]
+
+    def caption(self) -> str:
+        name = {"acc": "top-1 accuracy (%)", "miou": "mIoU"}.get(self.metric, self.metric)
+        text = (f"{name} at the {self.which} epoch: mean ± sample std over seeds (n = seeds); "
+                f"[{self.time} time] for data-free rows. {SPEEDUP}: mean over pairs of DeepInv's projected "
+                f"paper-budget synthesis hours / the method's. {DATA}: images synthesised. "
+                f"Bold: the best data-free cell of each column.")
+        if self.vs_paper:
+            text += (f" (paper X, d): the published number and our difference; {UNVERIFIED} marks an "
+                     f"unverified published number.")
+        return text
+
+
+def label_of(variant: str, budget: str, several_budgets: bool) -> str:
+    name = "Teacher" if variant == "teacher" else variant
+    return f"{name} @{budget}" if several_budgets and budget else name
+
+
+def _empty(metric: str, which: str, time: str) -> Leaderboard:
+    return Leaderboard(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), metric, which, time)
+
+
+def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", time: str = "synthesis",
+          vs_paper: bool = False, task: str | None = None) -> Leaderboard:
+    """The leaderboard of a runs frame (``Tracker.runs`` or ``load_export``).
+
+    ``budget`` keeps only runs of that budget; ``which`` picks the ``best/<m>`` or ``final/<m>``
+    metric; ``time`` shows ``time/synthesis_s`` or ``time/total_s``; ``vs_paper`` adds the
+    published number of each cell (spec §9) for ``task`` (default: the runs' ``dfkd.task``).
+    When the runs hold several budgets, each row is one (variant, budget), labelled ``@budget``.
+    """
+    _check(which, time)
+    if runs is None or runs.empty:
+        return _empty("acc", which, time)
     metric = metric_of(runs)
     rows = tidy(runs, metric, which, time)
     if budget:
         rows = rows[rows["budget"] == budget]
+    if rows.empty:
+        return _empty(metric, which, time)
     cells = aggregate(rows)
-    pairs = list(dict.fromkeys(cells["pair"]))
-    ratio = speedups(cells)
-    table_rows = []
-    teacher = rows.groupby("pair")["teacher_metric"].first()
-    if teacher.notna().any() and "teacher" not in set(cells["variant"]):  # else the baseline row says it
-        table_rows.append({"Method": "Teacher", **{p: format_value(teacher.get(p, math.nan), math.nan, 1, metric)
-                                                    for p in pairs}})
-    for variant in sorted(cells["variant"].unique(), key=sort_key):
-        group = cells[cells["variant"] == variant].set_index("pair")
-        row = {"Method": variant}
-        for p in pairs:
-            if p not in group.index:
-                row[p] = ""
-                continue
-            c = group.loc[p]
-            cell = format_value(c["mean"], c["std"], int(c["n"]), metric)
-            if variant.split(":")[0] not in BASELINE_NAMES:
-                cell += f" [{format_seconds(c['seconds'])}]"
-            row[p] = cell + ("*" if c["deviations"] else "")
-        speed = ratio.get(variant, math.nan)
-        row["Speed-up"] = "" if math.isnan(speed) else f"{speed:.1f}x"
-        row["Images"] = f"{group['images'].mean():,.0f}" if group["images"].notna().any() else ""
+    cells["from_tag"] = False
+    if not (cells["method"] == "teacher").any():  # a run of the teacher baseline replaces the tags' row
+        tagged = teacher_cells(rows)
+        if not tagged.empty:
+            cells = pd.concat([tagged, cells], ignore_index=True)
+    if task is None:
+        tasks = rows["task"].dropna()
+        task = tasks.mode().iloc[0] if not tasks.empty else None
+
+    several = rows["budget"].nunique() > 1
+    cells["label"] = [label_of(v, b, several) for v, b in zip(cells["variant"], cells["budget"])]
+    cells["baseline"] = cells["method"].map(is_baseline)
+    ratio = speedups(cells[~cells["from_tag"]])
+    cells["speedup"] = [math.nan if base else ratio.get((v, b), math.nan)
+                        for v, b, base in zip(cells["variant"], cells["budget"], cells["baseline"])]
+    order = sorted(dict.fromkeys(zip(cells["method"], cells["variant"], cells["budget"])),
+                   key=lambda k: (row_key(k[0], k[1]), k[2]))
+    pairs = pair_order(cells["pair"].unique())
+    cells["_row"] = [order.index(k) for k in zip(cells["method"], cells["variant"], cells["budget"])]
+    cells["_col"] = cells["pair"].map(pairs.index)
+    cells = cells.sort_values(["_row", "_col"], kind="stable").reset_index(drop=True)
+
+    # Bold: the best data-free mean of each pair column, and the best data-free speed-up.
+    free = ~cells["baseline"]
+    cells["best"] = False
+    for pair in pairs:
+        mask = free & (cells["pair"] == pair)
+        cells.loc[mask, "best"] = best_mask(cells.loc[mask, "mean"], metric)
+
+    # Footnotes: one number per distinct deviations text, in table order.
+    notes: list[str] = []
+    for texts in cells["deviation_notes"]:
+        notes += [t for t in texts if t not in notes]
+    cells["markers"] = [[notes.index(t) + 1 for t in texts] for texts in cells["deviation_notes"]]
+    footnotes = [f"{marker([i + 1])} departs from the reference implementation (dfkd.deviations): {t}"
+                 for i, t in enumerate(notes)]
+
+    paper_text = [""] * len(cells)
+    if vs_paper:
+        from harness import paper_numbers
+        numbers = paper_numbers.load()
+        unverified: list[str] = []
+        for field_name in ("paper", "paper_diff"):
+            cells[field_name] = math.nan
+        cells["paper_verified"] = None
+        cells["paper_source"] = None
+        for i, c in cells.iterrows():
+            found = paper_numbers.lookup(numbers, task or "", c["variant"], c["pair"], metric)
+            paper_text[i] = format_paper(found, c["mean"], metric)
+            if not found.empty:
+                primary = found.iloc[0]
+                cells.loc[i, ["paper", "paper_diff"]] = [primary["value"], c["mean"] - primary["value"]]
+                cells.at[i, "paper_verified"] = bool(primary["verified"])
+                cells.at[i, "paper_source"] = primary["source"]
+            for row in found.itertuples():
+                text = f"{UNVERIFIED} {row.note} ({row.source})"
+                if not row.verified and text not in unverified:
+                    unverified.append(text)
+        footnotes += unverified
+
+    table_rows, bold_rows = [], []
+    for _, group in cells.groupby("_row", sort=True):
+        first = group.iloc[0]
+        row = {"Method": first["label"], **{p: "" for p in pairs}}
+        bold = {"Method": False, **{p: False for p in pairs}}
+        for i, c in group.iterrows():
+            text = format_value(c["mean"], c["std"], int(c["n"]), metric)
+            if not c["baseline"] and pd.notna(c["seconds"]):
+                text += f" [{format_seconds(c['seconds'])}]"
+            if c["markers"]:
+                text += f" {marker(c['markers'])}"
+            row[c["pair"]] = text + paper_text[i]
+            bold[c["pair"]] = bool(c["best"])
+        row[SPEEDUP] = format_speedup(first["speedup"])
+        images = group["images"]
+        row[DATA] = "" if first["baseline"] else format_images(images.mean() if images.notna().any() else math.nan)
+        bold[SPEEDUP] = bold[DATA] = False
         table_rows.append(row)
-    table = pd.DataFrame(table_rows).fillna("")
-    return Leaderboard(cells, table, metric)
+        bold_rows.append(bold)
+    table, bold = pd.DataFrame(table_rows), pd.DataFrame(bold_rows)
+    row_speed = cells.groupby("_row", sort=True).first()
+    speed_best = best_mask(row_speed["speedup"].where(~row_speed["baseline"]), "speedup")
+    bold[SPEEDUP] = speed_best.values
+    baseline_rows = int(row_speed["baseline"].sum())
+    cells = cells.drop(columns=["_row", "_col", "markers"])
+    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task)
 
 
-FOOTNOTE = "* the run departs from the reference implementation: see its dfkd.deviations tag."
+# -- rendering ------------------------------------------------------------------------------------
+def _marked(board: Leaderboard, wrap) -> list[list[str]]:
+    out = []
+    for (_, texts), (_, bolds) in zip(board.table.iterrows(), board.bold.iterrows()):
+        out.append([wrap(str(t)) if b and t else str(t) for t, b in zip(texts, bolds)])
+    return out
 
 
-def render(board: Leaderboard, fmt: str) -> str:
-    """Render as github (markdown), csv, latex (booktabs), html or json."""
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                 "±": r"$\pm$", "×": r"$\times$", "†": r"\dag{}", "‡": r"\ddag{}", "§": r"\S{}",
+                 "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$", "–": "--", "—": "---", "<": r"$<$",
+                 ">": r"$>$", "|": r"\textbar{}",
+                 **{s: rf"\textsuperscript{{{d}}}" for d, s in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")}}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _latex(board: Leaderboard) -> str:
+    headers = [latex_escape(h) for h in board.headers()]
+    body = _marked(board, lambda t: "\x00" + t + "\x01")  # bold markers survive the escaping
+    lines = [r"\begin{tabular}{l" + "r" * (len(headers) - 1) + "}", r"\toprule", " & ".join(headers) + r" \\",
+             r"\midrule"]
+    for i, row in enumerate(body):
+        if i == board.baseline_rows and 0 < i < len(body):
+            lines.append(r"\midrule")
+        cells = [latex_escape(c).replace("\x00", r"\textbf{").replace("\x01", "}") for c in row]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", "", r"\par\smallskip", r"{\footnotesize " +
+              latex_escape(board.caption()) + r"\par"]
+    lines += [latex_escape(note) + r"\par" for note in board.footnotes]
+    return "\n".join(lines) + "}\n"
+
+
+def _html(board: Leaderboard) -> str:
+    esc = html.escape
+    lines = ['<table class="leaderboard">', "<thead>", "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in board.headers())
+             + "</tr>", "</thead>", "<tbody>"]
+    for (_, texts), (_, bolds) in zip(board.table.iterrows(), board.bold.iterrows()):
+        cells = [f"<b>{esc(str(t))}</b>" if b and t else esc(str(t)) for t, b in zip(texts, bolds)]
+        lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    lines += ["</tbody>", "</table>", f"<p>{esc(board.caption())}</p>"]
+    lines += [f"<p>{esc(note)}</p>" for note in board.footnotes]
+    return "\n".join(lines) + "\n"
+
+
+def _github(board: Leaderboard) -> str:
+    body = [[c.replace("|", r"\|") for c in row] for row in _marked(board, lambda t: f"**{t}**")]
+    text = tabulate(body, headers=board.headers(), tablefmt="github", disable_numparse=True)
+    return "\n\n".join([text, board.caption(), *board.footnotes]) + "\n"
+
+
+def _json_value(value):
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _json(board: Leaderboard) -> str:
+    fields = ["label", "variant", "method", "pair", "budget", "task", "mean", "std", "n", "seconds", "seconds_std",
+              "projected_h", "images", "speedup", "deviations", "deviation_notes", "best", "baseline", "from_tag"]
+    if board.vs_paper:
+        fields += ["paper", "paper_diff", "paper_verified", "paper_source"]
+    records = []
+    for _, c in board.cells.iterrows():
+        record = {f: _json_value(c[f]) for f in fields}
+        record.update(metric=board.metric, which=board.which, time=board.time)
+        record["deviations"], record["best"] = bool(c["deviations"]), bool(c["best"])
+        records.append(record)
+    return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def render(board: Leaderboard, fmt: str = "github") -> str:
+    """Render as github (markdown), csv, latex (booktabs), html or json.
+
+    csv is the plain table (pair ids as headers, no markup, no footnote texts); json holds one
+    record per cell with the numbers in store units (fractions, seconds, hours).
+    """
+    if fmt not in FORMATS:
+        raise BenchError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if board.table.empty:
-        return "no finished runs" if fmt != "json" else "[]"
+        return {"json": "[]\n", "csv": "Method\n"}.get(fmt, "no finished runs\n")
     if fmt == "csv":
         return board.table.to_csv(index=False)
-    if fmt == "json":
-        return json.dumps(json.loads(board.cells.to_json(orient="records")), indent=2)
-    tablefmt = {"github": "github", "latex": "latex_booktabs", "html": "html"}[fmt]
-    text = tabulate(board.table, headers="keys", tablefmt=tablefmt, showindex=False, disable_numparse=True)
-    caption = f"{board.metric}: mean ± std over seeds [synthesis time]"
-    if fmt == "github":
-        return f"{text}\n\n{caption}. {FOOTNOTE}\n"
-    return text + "\n"
+    return {"json": _json, "github": _github, "latex": _latex, "html": _html}[fmt](board)
+
+
+# -- export files ---------------------------------------------------------------------------------
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise BenchError(f"unknown export format {path.name!r}: use a file ending in "
+                         f"{' or '.join(EXPORT_SUFFIXES)}")
+    return suffix
+
+
+def export(runs: pd.DataFrame, path: str | Path) -> Path:
+    """Write a runs frame (run_id, run_name, status, start_time, tags.*, params.*, metrics.*) to
+    csv or parquet, chosen by the suffix; tags and params are written as strings."""
+    path = Path(path)
+    suffix = _suffix(path)
+    columns = [c for c in FIXED_COLUMNS if c in runs.columns]
+    for prefix in ("tags.", "params.", "metrics."):
+        columns += sorted(c for c in runs.columns if c.startswith(prefix))
+    frame = runs[columns].copy()
+    for c in columns:
+        if c.startswith(("tags.", "params.")) or c in ("run_id", "run_name", "status"):
+            frame[c] = _strings(frame[c])
+        elif c.startswith("metrics.") or c == "start_time":
+            frame[c] = pd.to_numeric(frame[c], errors="coerce")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise BenchError(f"writing parquet needs pyarrow ({exc}); use a .csv file instead") from None
+    return path
+
+
+def load_export(path: str | Path) -> pd.DataFrame:
+    """Read a file written by ``export`` back into a runs frame like ``Tracker.runs``'s: tags and
+    params strings, metrics floats, ``start_time`` integers. csv cannot tell an empty tag from a
+    missing one: both read back as missing (the leaderboard treats them alike)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if not path.is_file():
+        raise BenchError(f"export file {str(path)!r} does not exist")
+    if suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        try:
+            frame = pd.read_parquet(path)
+        except ImportError as exc:
+            raise BenchError(f"reading parquet needs pyarrow ({exc})") from None
+    for c in frame.columns:
+        if c.startswith("metrics.") or c == "start_time":
+            frame[c] = pd.to_numeric(frame[c].replace("", None), errors="coerce").astype(float)
+        else:
+            frame[c] = _text(frame[c]) if suffix == ".csv" else _strings(frame[c])
+            frame[c] = _strings(frame[c])  # the dtype pandas infers for strings
+    if "start_time" in frame.columns and frame["start_time"].notna().all():
+        frame["start_time"] = frame["start_time"].astype("int64")
+    return frame
