@@ -181,26 +181,129 @@ def teacher_import(path, task_name, arch, device, data_root, download) -> None:
     click.echo(f"teacher {arch} for {task.name}: {metric}, saved to {info.path} (sha256 {info.sha256[:12]})")
 
 
+def write_or_echo(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri: str | None):
+    """A task's finished runs, from an export file (``--from``) or from the tracking store."""
+    from harness.leaderboard import load_export
+    from harness.registry import TASKS
+
+    TASKS.canonical(task_name)
+    if source:
+        runs = load_export(source)
+        if "tags.dfkd.task" in runs.columns:
+            runs = runs[runs["tags.dfkd.task"].astype(str) == task_name]
+        return runs
+    return make_tracker(results_dir, tracking_uri).runs(task_name)
+
+
 @cli.command()
 @click.option("--task", "task_name", required=True)
 @click.option("--format", "fmt", type=click.Choice(["github", "csv", "latex", "html", "json"]), default="github",
               show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
 @click.option("--budget", default=None, help="Only runs of this budget.")
+@click.option("--metric", "which", type=click.Choice(["best", "final"]), default="best", show_default=True,
+              help="Best epoch or final epoch metric.")
+@click.option("--time", "time_kind", type=click.Choice(["synthesis", "total"]), default="synthesis",
+              show_default=True, help="Time shown in the cells.")
+@click.option("--vs-paper", is_flag=True, help="Also show the published number and the difference (spec §9).")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="Render from a `bench export` file instead of the tracking store.")
 @tracking_options
-def leaderboard(task_name, fmt, output, budget, results_dir, tracking_uri) -> None:
-    """Tabulate a task's finished runs: teacher first, then one row per method variant."""
+def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, source, results_dir,
+                tracking_uri) -> None:
+    """Tabulate a task's finished runs in the paper's layout: rows = teacher, baselines, methods;
+    columns = pairs; cells = metric mean ± std over seeds [synthesis time]."""
     from harness.leaderboard import build, render
-    from harness.registry import TASKS
 
-    TASKS.canonical(task_name)
+    runs = task_runs(task_name, source, results_dir, tracking_uri)
+    board = build(runs, budget=budget, which=which, time=time_kind, vs_paper=vs_paper, task=task_name)
+    write_or_echo(render(board, fmt), output)
+
+
+@cli.command()
+@click.option("--task", "task_name", required=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="A .csv or .parquet file.")
+@tracking_options
+def export(task_name, output, results_dir, tracking_uri) -> None:
+    """Write a task's finished runs (tags, params, final metrics) to CSV or parquet."""
+    from harness.leaderboard import export as export_runs
+
+    runs = task_runs(task_name, None, results_dir, tracking_uri)
+    path = export_runs(runs, output)
+    click.echo(f"wrote {len(runs)} runs to {path}")
+
+
+@cli.command()
+@click.option("--task", "task_name", required=True)
+@click.option("--output", default=None, type=click.Path(dir_okay=False),
+              help="Output path without suffix (default: <results-dir>/leaderboards/<task>-pareto).")
+@click.option("--budget", default=None, help="Only runs of this budget.")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None, help="A `bench export` file.")
+@tracking_options
+def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
+    """Metric against synthesis time (log axis), error bars over seeds, the Pareto front; PNG and SVG,
+    also logged to MLflow (a report run of the task's experiment) when read from the store."""
+    from harness.plots import plot as make_plot
+
+    runs = task_runs(task_name, source, results_dir, tracking_uri)
+    base = Path(output) if output else Path(results_dir) / "leaderboards" / f"{task_name}-pareto"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    data = make_plot(runs, task_name, base, budget=budget)
+    if not source:
+        make_tracker(results_dir, tracking_uri).log_report(task_name, [data.png, data.svg])
+    click.echo(f"wrote {data.png} and {data.svg} ({len(data.points)} points)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--backend-store-uri", default=None,
+              help="Store to serve (default: the sqlite store under --results-dir), e.g. postgresql://...")
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help=RESULTS_HELP)
+def serve(host, port, backend_store_uri, results_dir) -> None:
+    """Start the MLflow UI and tracking server on the project's store."""
+    import os
+    import shutil
+
+    from harness.tracking import default_uri
+
+    results = Path(results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    mlflow = shutil.which("mlflow") or "mlflow"
+    command = [mlflow, "server", "--host", host, "--port", str(port),
+               "--backend-store-uri", backend_store_uri or default_uri(results),
+               "--artifacts-destination", str((results / "artifacts").resolve())]
+    click.echo(f"MLflow at http://{host}:{port} (compare runs: open an experiment dfkd/<task>, "
+               f"group by tag dfkd.method)", err=True)
+    os.execv(mlflow, command)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True)
+@data_options
+@tracking_options
+def rerun(run_id, device, quiet, data_root, download, results_dir, tracking_uri) -> None:
+    """Re-run a cell from its MLflow record alone (config, seed, teacher hash), as a new run."""
+    from harness.devices import resolve_device
+    from harness.rerun import spec_from_record
+    from harness.runner import execute
+
     tracker = make_tracker(results_dir, tracking_uri)
-    text = render(build(tracker.runs(task_name), budget=budget), fmt)
-    if output:
-        Path(output).write_text(text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text)
+    spec = spec_from_record(tracker, run_id, data_root, download)
+    resolve_device(device)
+    new_id = execute(spec, tracker, device, show_progress=not quiet, extra_tags={"dfkd.rerun_of": run_id})
+    click.echo(f"{spec.run_name}: FINISHED (run {new_id}, re-run of {run_id})")
 
 
 @cli.command()

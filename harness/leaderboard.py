@@ -77,7 +77,7 @@ def _column(runs: pd.DataFrame, name: str) -> pd.Series:
     return runs[name] if name in runs.columns else pd.Series([None] * len(runs), index=runs.index, dtype=object)
 
 
-def _text(values: pd.Series) -> pd.Series:
+def tag_text(values: pd.Series) -> pd.Series:
     """Tags as plain strings whatever the source (store, csv or parquet); missing or "" -> None."""
     def one(value):
         if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
@@ -94,8 +94,8 @@ def _strings(values: pd.Series) -> pd.Series:
             return None
         return str(value)
     converted = [one(v) for v in values]
-    if all(v is None for v in converted):
-        return pd.Series(converted, index=values.index, dtype=object)
+    if all(v is None for v in converted):  # nothing to infer from
+        return pd.Series(math.nan, index=values.index, dtype=float)
     return pd.Series(converted, index=values.index)
 
 
@@ -123,16 +123,16 @@ def tidy(runs: pd.DataFrame, metric: str, which: str = "best", time: str = "synt
     """
     _check(which, time)
     if "status" in runs.columns:
-        status = _text(runs["status"])
+        status = tag_text(runs["status"])
         runs = runs[status.isna() | (status == "FINISHED")]
-    variant, method = _text(_column(runs, "tags.dfkd.variant")), _text(_column(runs, "tags.dfkd.method"))
+    variant, method = tag_text(_column(runs, "tags.dfkd.variant")), tag_text(_column(runs, "tags.dfkd.method"))
     variant = variant.where(variant.notna(), method)
     method = method.where(method.notna(), variant.map(lambda v: v.split(":")[0] if v else None))
-    deviations = _text(_column(runs, "tags.dfkd.deviations"))
+    deviations = tag_text(_column(runs, "tags.dfkd.deviations"))
     rows = pd.DataFrame({
-        "variant": variant, "method": method, "pair": _text(_column(runs, "tags.dfkd.pair")),
-        "budget": _text(_column(runs, "tags.dfkd.budget")).fillna(""),
-        "task": _text(_column(runs, "tags.dfkd.task")),
+        "variant": variant, "method": method, "pair": tag_text(_column(runs, "tags.dfkd.pair")),
+        "budget": tag_text(_column(runs, "tags.dfkd.budget")).fillna(""),
+        "task": tag_text(_column(runs, "tags.dfkd.task")),
         "seed": pd.to_numeric(_column(runs, "tags.dfkd.seed"), errors="coerce").astype("Int64"),
         "start_time": pd.to_numeric(_column(runs, "start_time"), errors="coerce"),
         "value": pd.to_numeric(_column(runs, f"metrics.{which}/{metric}"), errors="coerce").astype(float),
@@ -370,27 +370,41 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
 
     paper_text = [""] * len(cells)
     if vs_paper:
-        from harness import paper_numbers
-        numbers = paper_numbers.load()
-        unverified: list[str] = []
-        for field_name in ("paper", "paper_diff"):
-            cells[field_name] = math.nan
-        cells["paper_verified"] = None
-        cells["paper_source"] = None
-        for i, c in cells.iterrows():
-            found = paper_numbers.lookup(numbers, task or "", c["variant"], c["pair"], metric)
-            paper_text[i] = format_paper(found, c["mean"], metric)
-            if not found.empty:
-                primary = found.iloc[0]
-                cells.loc[i, ["paper", "paper_diff"]] = [primary["value"], c["mean"] - primary["value"]]
-                cells.at[i, "paper_verified"] = bool(primary["verified"])
-                cells.at[i, "paper_source"] = primary["source"]
-            for row in found.itertuples():
-                text = f"{UNVERIFIED} {row.note} ({row.source})"
-                if not row.verified and text not in unverified:
-                    unverified.append(text)
+        paper_text, unverified = _compare_with_paper(cells, task, metric)
         footnotes += unverified
 
+    table, bold = _table(cells, pairs, paper_text, metric)
+    baseline_rows = int(cells.groupby("_row", sort=True)["baseline"].first().sum())
+    cells = cells.drop(columns=["_row", "_col", "markers"])
+    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task)
+
+
+def _compare_with_paper(cells: pd.DataFrame, task: str | None, metric: str) -> tuple[list[str], list[str]]:
+    """Adds the published number of each cell to ``cells``; returns the cell suffixes and the
+    footnotes of the unverified published numbers used."""
+    from harness import paper_numbers
+    numbers = paper_numbers.load()
+    texts, unverified = [""] * len(cells), []
+    cells["paper"], cells["paper_diff"] = math.nan, math.nan
+    cells["paper_verified"], cells["paper_source"] = None, None
+    for i, c in cells.iterrows():
+        found = paper_numbers.lookup(numbers, task or "", c["variant"], c["pair"], metric)
+        texts[i] = format_paper(found, c["mean"], metric)
+        if not found.empty:
+            primary = found.iloc[0]
+            cells.loc[i, ["paper", "paper_diff"]] = [primary["value"], c["mean"] - primary["value"]]
+            cells.at[i, "paper_verified"] = bool(primary["verified"])
+            cells.at[i, "paper_source"] = primary["source"]
+        for row in found.itertuples():
+            note = f"{UNVERIFIED} {row.note} ({row.source})"
+            if not row.verified and note not in unverified:
+                unverified.append(note)
+    return texts, unverified
+
+
+def _table(cells: pd.DataFrame, pairs: list[str], suffixes: list[str], metric: str
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The display strings and the bold mask, one row per ``_row`` of ``cells``."""
     table_rows, bold_rows = [], []
     for _, group in cells.groupby("_row", sort=True):
         first = group.iloc[0]
@@ -402,21 +416,18 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
                 text += f" [{format_seconds(c['seconds'])}]"
             if c["markers"]:
                 text += f" {marker(c['markers'])}"
-            row[c["pair"]] = text + paper_text[i]
+            row[c["pair"]] = text + suffixes[i]
             bold[c["pair"]] = bool(c["best"])
         row[SPEEDUP] = format_speedup(first["speedup"])
         images = group["images"]
         row[DATA] = "" if first["baseline"] else format_images(images.mean() if images.notna().any() else math.nan)
-        bold[SPEEDUP] = bold[DATA] = False
+        bold[SPEEDUP], bold[DATA] = False, False
         table_rows.append(row)
         bold_rows.append(bold)
     table, bold = pd.DataFrame(table_rows), pd.DataFrame(bold_rows)
-    row_speed = cells.groupby("_row", sort=True).first()
-    speed_best = best_mask(row_speed["speedup"].where(~row_speed["baseline"]), "speedup")
-    bold[SPEEDUP] = speed_best.values
-    baseline_rows = int(row_speed["baseline"].sum())
-    cells = cells.drop(columns=["_row", "_col", "markers"])
-    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task)
+    per_row = cells.groupby("_row", sort=True)[["speedup", "baseline"]].first()
+    bold[SPEEDUP] = best_mask(per_row["speedup"].where(~per_row["baseline"].astype(bool)), "speedup").values
+    return table, bold
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -567,9 +578,9 @@ def load_export(path: str | Path) -> pd.DataFrame:
             raise BenchError(f"reading parquet needs pyarrow ({exc})") from None
     for c in frame.columns:
         if c.startswith("metrics.") or c == "start_time":
-            frame[c] = pd.to_numeric(frame[c].replace("", None), errors="coerce").astype(float)
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)  # "" -> NaN
         else:
-            frame[c] = _text(frame[c]) if suffix == ".csv" else _strings(frame[c])
+            frame[c] = tag_text(frame[c]) if suffix == ".csv" else _strings(frame[c])
             frame[c] = _strings(frame[c])  # the dtype pandas infers for strings
     if "start_time" in frame.columns and frame["start_time"].notna().all():
         frame["start_time"] = frame["start_time"].astype("int64")

@@ -30,7 +30,7 @@ def load() -> pd.DataFrame:
     text = resources.files("harness").joinpath(RESOURCE).read_text(encoding="utf-8")
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     frame["value"] = pd.to_numeric(frame["value"])
-    frame["hours"] = pd.to_numeric(frame["hours"].replace("", None), errors="coerce").astype(float)
+    frame["hours"] = pd.to_numeric(frame["hours"], errors="coerce").astype(float)  # "" -> NaN
     for flag in ("verified", "primary"):
         frame[flag] = frame[flag].str.lower().map({"true": True, "false": False}).astype(bool)
     return frame[COLUMNS]

@@ -48,12 +48,15 @@ def plot_data(runs: pd.DataFrame, task: str | None = None, budget: str | None = 
     if runs is None or runs.empty:
         raise BenchError(f"nothing to plot for task {task!r}: no finished runs")
     if task is not None and "tags.dfkd.task" in runs.columns:
-        tags = lb._text(runs["tags.dfkd.task"])
+        tags = lb.tag_text(runs["tags.dfkd.task"])
         runs = runs[tags.isna() | (tags == task)]
     metric = lb.metric_of(runs)
     rows = lb.tidy(runs, metric, which, "synthesis")
     if budget:
         rows = rows[rows["budget"] == budget]
+    if rows.empty:
+        raise BenchError(f"nothing to plot for task {task!r}: no finished runs"
+                         + (f" of budget {budget!r}" if budget else ""))
     cells = lb.aggregate(rows)
     if not (cells["method"] == "teacher").any():  # the teacher's line from the runs' tags
         tagged = lb.teacher_cells(rows)
@@ -73,8 +76,10 @@ def plot_data(runs: pd.DataFrame, task: str | None = None, budget: str | None = 
     points = points.sort_values(["_pair", "_row", "budget"], kind="stable")[POINT_COLUMNS].reset_index(drop=True)
     points["on_front"] = points["on_front"].astype(bool)
     references = cells[baseline].rename(columns={"mean": "y_mean", "std": "y_std"})
-    references = references.assign(_row=[lb.row_key(m, v) for m, v in zip(references["method"], references["variant"])],
-                                   _pair=references["pair"].map(lambda p: lb.pair_order(cells["pair"].unique()).index(p)))
+    all_pairs = lb.pair_order(cells["pair"].unique())
+    references = references.assign(
+        _row=[lb.row_key(m, v) for m, v in zip(references["method"], references["variant"])],
+        _pair=references["pair"].map(all_pairs.index))
     references = references.sort_values(["_row", "_pair"], kind="stable")
     references = references[["label", "variant", "pair", "y_mean", "y_std", "n"]].reset_index(drop=True)
     if points.empty:

@@ -105,7 +105,8 @@ def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
     return Built(task, teacher, info, student, distiller, synthesizer)
 
 
-def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True) -> str:
+def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True,
+            extra_tags: dict[str, str] | None = None) -> str:
     """Run one cell to completion and return its MLflow run id.
 
     A run that raises is marked FAILED with the error in ``dfkd.error``; an interrupted one is
@@ -126,7 +127,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
             "dfkd.device": f"{device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()})",
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
-            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time())}
+            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time()), **(extra_tags or {})}
     schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
     params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
     run_id = tracker.start(spec.task, spec.run_name, tags, params)

@@ -103,13 +103,26 @@ class Tracker:
         self.set_tags(run_id, {"dfkd.resumable": str(resumable).lower()})
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
 
+    def log_report(self, task: str, files: list[Path]) -> str:
+        """Log files (e.g. plots) to the task's report run, a run tagged ``dfkd.kind=report``
+        that holds no cell and is left out of ``runs()``."""
+        experiment = self.experiment_id(task)
+        found = self.client.search_runs([experiment], "tags.`dfkd.kind` = 'report'", max_results=1)
+        run_id = found[0].info.run_id if found else self.client.create_run(
+            experiment, run_name=f"report/{task}", tags={"dfkd.kind": "report", "dfkd.task": task}).info.run_id
+        for path in files:
+            self.client.log_artifact(run_id, str(path), "plots")
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        return run_id
+
     # -- reading back -------------------------------------------------------------------------
     def runs(self, task: str, status: str | None = "FINISHED") -> pd.DataFrame:
-        """Runs of a task as a frame with ``metrics.*``, ``params.*`` and ``tags.*`` columns."""
+        """A task's cell runs as a frame with ``metrics.*``, ``params.*`` and ``tags.*`` columns."""
         experiment = self.experiment_id(task, create=False)
         if experiment is None:
             return pd.DataFrame()
-        query = f"attributes.status = '{status}'" if status else ""
+        query = " and ".join(filter(None, [f"attributes.status = '{status}'" if status else "",
+                                           "tags.`dfkd.variant` != ''"]))
         rows, token = [], None
         while True:
             page = self.client.search_runs([experiment], query, max_results=1000, page_token=token)

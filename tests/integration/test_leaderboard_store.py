@@ -95,9 +95,10 @@ def test_export_round_trip_gives_the_same_leaderboard(store, tmp_path, suffix):
     assert list(back.columns[:4]) == ["run_id", "run_name", "status", "start_time"]
     assert {c for c in runs.columns} == set(back.columns)
     assert back["tags.dfkd.seed"].map(type).eq(str).all() and back["start_time"].dtype == "int64"
-    pd.testing.assert_frame_equal(
-        back.set_index("run_id").sort_index()[sorted(c for c in runs.columns if c.startswith("metrics."))],
-        runs.set_index("run_id").sort_index()[sorted(c for c in runs.columns if c.startswith("metrics."))])
+    expected = runs[list(back.columns)]
+    if suffix == ".csv":  # csv cannot tell an empty tag from a missing one
+        expected = expected.where(expected.ne(""))
+    pd.testing.assert_frame_equal(back, expected, check_dtype=suffix == ".parquet")
     for options in ({}, {"which": "final", "time": "total"}, {"vs_paper": True}, {"budget": "paper"}):
         original, restored = build(runs, **options), build(back, **options)
         pd.testing.assert_frame_equal(original.table, restored.table)

@@ -378,3 +378,5 @@ def test_pareto_front_of_hand_points():
     wrn = points[points["pair"] == WRN].set_index("variant")
     # fast2 (0.3 s, 87.0), fast5 (0.6 s, 88.2), cmi (4 s, 91.0) on the front; deepinv slower and worse than cmi
     assert set(wrn.index[wrn["on_front"]]) == {"fast2", "fast5", "cmi"}
+    with pytest.raises(BenchError, match="nothing to plot"):
+        plot_data(frame(), "cifar10", budget="smoke")
