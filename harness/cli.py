@@ -68,21 +68,46 @@ def cli(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
               help="Override a config field for every selected method that has it (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--resume", is_flag=True,
+              help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
+@click.option("--force", is_flag=True, help="With --resume: also take over RUNNING runs whose heartbeat is stale.")
 @data_options
 @tracking_options
-def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, data_root, download, results_dir,
-        tracking_uri) -> None:
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, data_root, download,
+        results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
+    import signal
+
     from harness.devices import resolve_device
     from harness.plan import plan_runs
+    from harness.resume import choose
     from harness.runner import execute
 
+    if force and not resume:
+        raise BenchError("--force only applies with --resume")
     specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download)
     resolve_device(device)
     tracker = make_tracker(results_dir, tracking_uri)
-    for spec in specs:
-        run_id = execute(spec, tracker, device, show_progress=not quiet)
-        click.echo(f"{spec.run_name}: FINISHED (run {run_id})")
+    plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else ("new", None)
+             for spec in specs]
+    if resume and all(action == "new" for action, _ in plans):
+        raise BenchError(f"--resume: nothing to resume for {methods} on {task_name} (no KILLED resumable or "
+                         f"FINISHED run of these cells in {tracker.uri})")
+
+    def stop(signum, frame):  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    for spec, (action, previous) in zip(specs, plans):
+        if action == "skip":
+            click.echo(f"{spec.run_name}: already FINISHED (run {previous}), skipped")
+            continue
+        try:
+            run_id = execute(spec, tracker, device, show_progress=not quiet, resume_run=previous)
+        except KeyboardInterrupt:
+            click.echo(f"{spec.run_name}: interrupted; continue with the same command and --resume", err=True)
+            sys.exit(130)
+        click.echo(f"{spec.run_name}: FINISHED (run {run_id}{', resumed' if previous else ''})")
 
 
 @cli.command("list")

@@ -31,7 +31,11 @@ class ImagePool:
 
     def add(self, images01: Tensor) -> None:
         """Append a round's ``[0, 1]`` images and start a new shuffled pass (a fresh loader)."""
-        self._chunks.append(quantize(images01).to(self.device))
+        self.add_quantized(quantize(images01))
+
+    def add_quantized(self, images: Tensor) -> None:
+        """Append already-quantised uint8 images (e.g. a checkpoint's pool shard)."""
+        self._chunks.append(images.to(self.device))
         self._data = None
         self._order = None
 

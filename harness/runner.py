@@ -23,6 +23,7 @@ from harness.config import flatten
 from harness.devices import peak_memory_mb, resolve_device
 from harness.distill import Distiller
 from harness.plan import RunSpec, lookup_method, make_task
+from harness.resume import CheckpointDir, set_rng_state
 from harness.pool import ImagePool
 from harness.synthesizer import Synthesizer
 from harness.task import Task
@@ -105,53 +106,80 @@ def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
     return Built(task, teacher, info, student, distiller, synthesizer)
 
 
-def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True,
-            extra_tags: dict[str, str] | None = None) -> str:
-    """Run one cell to completion and return its MLflow run id.
+def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict, dict]:
+    """The tags and params of design.md's MLflow record for one cell."""
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        platform.processor() or platform.machine()
+    tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
+            "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
+            "dfkd.seed": spec.seed, "dfkd.budget": spec.budget, "dfkd.grid_key": spec.grid_key,
+            "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
+            "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(), "dfkd.device": f"{device} ({device_name})",
+            "dfkd.teacher_sha256": info.sha256 if info else "",
+            "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
+            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time())}
+    schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
+    params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
+    return tags, params
 
-    A run that raises is marked FAILED with the error in ``dfkd.error``; an interrupted one is
-    marked KILLED. Nothing is created in the store before the teacher and models are ready.
+
+def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_progress: bool = True,
+            extra_tags: dict[str, str] | None = None, resume_run: str | None = None) -> str:
+    """Run one cell to completion (or continue ``resume_run`` from its last checkpoint) and return
+    its MLflow run id.
+
+    A run that raises is marked FAILED with the error in ``dfkd.error``; an interrupted one
+    (SIGINT, SIGTERM) is marked KILLED and resumable, its last epoch checkpoint kept. Nothing is
+    created in the store before the data, the teacher and the models are ready.
     """
     device = resolve_device(device_name)
     bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
                dynamic_ncols=True)
     built = build(spec, device, lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
-    task, info, student, job = built.task, built.teacher_info, built.student, built.job
-    stopwatch = job.stopwatch
-
-    tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
-            "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
-            "dfkd.seed": spec.seed, "dfkd.budget": spec.budget, "dfkd.grid_key": spec.grid_key,
-            "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
-            "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(),
-            "dfkd.device": f"{device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()})",
-            "dfkd.teacher_sha256": info.sha256 if info else "",
-            "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
-            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time()), **(extra_tags or {})}
-    schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
-    params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
-    run_id = tracker.start(spec.task, spec.run_name, tags, params)
-    checkpoint_dir = tracker.results_dir / "checkpoints" / run_id
+    task, student, job = built.task, built.student, built.job
+    elapsed, logged = 0.0, set()
+    if resume_run:
+        run_id = resume_run
+        checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
+        state = checkpoints.latest()
+        job.load_state_dict(state["job"])
+        if built.synthesizer is not None and built.synthesizer.pool is not None:
+            checkpoints.restore_pool(built.synthesizer.pool, job.progress.rounds)
+        set_rng_state(state["rng"])
+        elapsed = state["elapsed_s"]
+        tracker.reopen(run_id)
+        logged = {step for step, _ in tracker.metric_history(run_id, f"eval/{task.metric}")}
+        if state["epoch"] not in logged:  # interrupted between the checkpoint and the metrics
+            tracker.log_metrics(run_id, state["metrics"], step=state["epoch"])
+            logged.add(state["epoch"])
+        bar.update(job.progress.epoch)
+    else:
+        tags, params = record(spec, task, built.teacher_info, device)
+        run_id = tracker.start(spec.task, spec.run_name, {**tags, **(extra_tags or {})}, params)
+        checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
     started = time.perf_counter()
     try:
-        tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
-                                  "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
-                                           "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
-                         "config.json")
+        if not resume_run:
+            tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
+                                      "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
+                                               "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
+                             "config.json")
         while job.progress.epoch < spec.config.epochs:
-            report = job.run_epoch()
-            tracker.log_metrics(run_id, report.metrics, step=report.epoch)
+            report = job.run_epoch(on_round=checkpoints.save_round)
+            checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
+                                   report.metrics)
+            if report.epoch not in logged:  # an epoch re-run after a fallback is logged once
+                tracker.log_metrics(run_id, report.metrics, step=report.epoch)
             tracker.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
             if report.images is not None:
                 tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
-            atomic_save(job.state_dict(), checkpoint_dir / "last.pt")
             bar.update(1)
-            bar.set_postfix(epoch=report.epoch, acc=f"{report.metrics[f'eval/{task.metric}']:.3f}",
-                            syn_s=f"{stopwatch['synthesis']:.1f}")
-        total = time.perf_counter() - started
-        final = finals(job, task, spec, stopwatch, total, device)
-        tracker.log_metrics(run_id, final, step=job.progress.epoch - 1)
-        student_path = atomic_save(student.state_dict(), checkpoint_dir / "student.pt")
+            bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
+                            syn_s=f"{job.stopwatch['synthesis']:.1f}")
+        total = elapsed + time.perf_counter() - started
+        tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device),
+                            step=job.progress.epoch - 1)
+        student_path = atomic_save(student.state_dict(), checkpoints.root / "student.pt")
         tracker.log_artifact(run_id, student_path, "checkpoints")
         tracker.finish(run_id)
         return run_id

@@ -58,7 +58,7 @@ class SupervisedTrainer:
             teacher_logits = self.teacher(inputs)
         return self.alpha * kd_loss(logits, teacher_logits, "kl", self.T) + self.beta * loss
 
-    def run_epoch(self) -> EpochReport:
+    def run_epoch(self, on_round=None) -> EpochReport:
         epoch = self.progress.epoch
         total = torch.zeros((), device=self.device)
         with self.stopwatch.phase("kd"):
@@ -89,8 +89,17 @@ class SupervisedTrainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "stopwatch": self.stopwatch.state_dict(),
                 "best_state": self.best_state,
+                "best_metrics": self.best_metrics,
                 "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": 0, "rounds": 0,
                              "history": list(p.history)}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stopwatch.totals.update(state["stopwatch"])
+        self.best_state, self.best_metrics = state["best_state"], state["best_metrics"]
+        self.progress = Progress(**state["progress"])
 
 
 def fit(model: nn.Module, task: Task, device: torch.device, recipe: Recipe, on_epoch=None,

@@ -99,6 +99,20 @@ class Tracker:
         self.set_tags(run_id, {"dfkd.error": message, "dfkd.resumable": "false"})
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
+    def reopen(self, run_id: str) -> None:
+        """Continue a run: RUNNING again, with a fresh heartbeat."""
+        self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        self.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
+
+    def cell_runs(self, task: str, grid_key: str) -> pd.DataFrame:
+        """Every run of one grid cell, whatever its status."""
+        experiment = self.experiment_id(task, create=False)
+        if experiment is None:
+            return pd.DataFrame()
+        found = self.client.search_runs([experiment], f"tags.`dfkd.grid_key` = '{grid_key}'", max_results=1000)
+        return pd.DataFrame([{"run_id": r.info.run_id, "status": r.info.status, "start_time": r.info.start_time,
+                              **{f"tags.{k}": v for k, v in r.data.tags.items()}} for r in found])
+
     def kill(self, run_id: str, resumable: bool) -> None:
         self.set_tags(run_id, {"dfkd.resumable": str(resumable).lower()})
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
@@ -144,12 +158,21 @@ class Tracker:
         return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
 
     def check(self) -> None:
-        """Fail early, before any work, when the store cannot be reached."""
+        """Fail early, before any work, when the store cannot be reached (one quick try, no retries)."""
+        quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+        saved = {k: os.environ.get(k) for k in quick}
+        os.environ.update(quick)
         try:
             self.client.search_experiments(max_results=1)
         except Exception as exc:
             raise BenchError(f"tracking store {self.uri!r} is unreachable "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _tag(value: Any) -> str:

@@ -59,7 +59,7 @@ class TeacherEvaluation:
         self.stopwatch = Stopwatch(device)
         self.progress = Progress()
 
-    def run_epoch(self) -> EpochReport:
+    def run_epoch(self, on_round=None) -> EpochReport:
         with self.stopwatch.phase("eval"):
             metrics = self.task.evaluate(self.teacher, self.device, self.config.eval_batch_size)
         self.progress.best = metrics[self.task.metric]
@@ -69,6 +69,9 @@ class TeacherEvaluation:
 
     def state_dict(self) -> dict:
         return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 class Baseline:
