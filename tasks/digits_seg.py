@@ -144,7 +144,7 @@ class DigitsSeg(SegmentationTask):
         return ARCHS[arch](self.num_classes, self.image_shape[0])
 
     def teacher_recipe(self, arch: str) -> Recipe:
-        return Recipe(epochs=20, batch_size=64, lr=0.05, weight_decay=5e-4)
+        return Recipe(epochs=25, batch_size=64, lr=0.05, weight_decay=5e-4)
 
     def method_defaults(self, family: str) -> dict[str, Any]:
         # Generators scale with the task (spec §12); no class targets for segmentation (oh = 0).

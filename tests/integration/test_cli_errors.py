@@ -57,3 +57,70 @@ def test_list_pairs_and_tasks():
     assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits", "cifar10", "cifar100", "nyuv2"]
     pairs = CliRunner().invoke(cli, ["list", "pairs", "--task", "digits"]).stdout
     assert "cnn_large-cnn_small" in pairs
+
+
+# -- bad input against a store that already holds a run: nothing is added or changed ---------------
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory, digits_teacher):
+    from harness.plan import plan_runs
+    from harness.runner import execute
+    from harness.tracking import Tracker
+
+    results = tmp_path_factory.mktemp("populated") / "results"
+    execute(plan_runs("fast2", "digits", budget="smoke")[0], Tracker(results), "cpu", show_progress=False)
+    return results
+
+
+def store_snapshot(results):
+    from harness.tracking import Tracker
+
+    tracker = Tracker(results)
+    runs = tracker.runs("digits", status=None)
+    return sorted((r.run_id, r.status, len(tracker.metric_history(r.run_id, "eval/acc"))) for r in runs.itertuples())
+
+
+def corrupt_teacher(home):
+    path = home / "teachers" / "digits" / "cnn_large.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+
+
+def wrong_arch_teacher(home):
+    from tasks.digits import Digits
+    path = home / "teachers" / "digits" / "cnn_large.pt"
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": Digits().build_model("cnn_small").state_dict()}, path)
+
+
+STORE_CASES = [
+    ("unreachable tracking URI", ["--tracking-uri", "http://127.0.0.1:9"], None,
+     "tracking store 'http://127.0.0.1:9' is unreachable"),
+    ("--resume with nothing to resume", ["--seeds", "7", "--resume"], None, "--resume: nothing to resume"),
+    ("corrupt teacher", [], corrupt_teacher, "is not a readable PyTorch checkpoint"),
+    ("teacher of another architecture", [], wrong_arch_teacher, "does not fit the architecture (missing keys:"),
+    ("--force without --resume", ["--force"], None, "--force only applies with --resume"),
+]
+
+
+@pytest.mark.parametrize("name,extra,prepare,message", STORE_CASES, ids=[c[0] for c in STORE_CASES])
+def test_bad_input_leaves_the_store_unchanged(name, extra, prepare, message, populated, tmp_path, monkeypatch):
+    if prepare is not None:
+        home = tmp_path / "home"
+        prepare(home)
+        monkeypatch.setenv("DFKD_HOME", str(home))
+    before = store_snapshot(populated)
+    outcome = CliRunner().invoke(cli, ["run", "--methods", "fast2", "--budget", "smoke", "--device", "cpu",
+                                       "--quiet", "--results-dir", str(populated), *extra])
+    assert outcome.exit_code == 2, outcome.output
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], outcome.stderr
+    assert store_snapshot(populated) == before
+
+
+def test_a_results_dir_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    outcome = CliRunner().invoke(cli, ["run", "--methods", "fast2", "--quiet", "--results-dir", str(blocker / "x")])
+    assert outcome.exit_code == 2
+    assert outcome.stderr.strip().startswith(f"Error: results directory '{blocker / 'x'}' cannot be written")

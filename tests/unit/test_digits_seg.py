@@ -104,7 +104,7 @@ def test_normalisation_uses_training_canvases(task):
     assert task.image_shape == (1, 32, 32) and task.num_classes == 11 and task.kind == "segmentation"
 
 
-@pytest.mark.parametrize("build,target,width", [(unet_large, 196_000, 12), (unet_small, 12_600, 6)])
+@pytest.mark.parametrize("build,target,width", [(unet_large, 196_000, 20), (unet_small, 12_600, 8)])
 def test_models(build, target, width):
     torch.manual_seed(0)
     model = build().eval()
