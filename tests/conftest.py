@@ -15,6 +15,17 @@ os.environ.setdefault("DFKD_HOME", tempfile.mkdtemp(prefix="dfkd-home-"))
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """In-process tests use tiny shapes: one thread is fastest, and keeps a busy 2-core machine
+    (or CI running subprocesses beside them) from oversubscribing its cores."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def cpu():
     import torch

@@ -18,12 +18,6 @@ N_TRAIN, N_TEST = 4, 3
 VALID = set(range(13)) | {255}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

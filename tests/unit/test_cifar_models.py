@@ -35,13 +35,6 @@ WRN_KEYS = ["conv1.weight", "block1.layer.0.bn1.weight", "block1.layer.0.conv1.w
             "block2.layer.0.convShortcut.weight", "bn1.weight", "fc.weight", "fc.bias"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small shapes run fastest on one thread on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=None)

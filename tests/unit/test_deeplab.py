@@ -12,12 +12,6 @@ from tasks.models.deeplab import ARCHS, DeepLabV3, build
 PARAMS = {"deeplabv3_resnet50": 39_636_813, "deeplabv3_mobilenetv2": 5_111_821}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=None)

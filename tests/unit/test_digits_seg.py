@@ -13,13 +13,6 @@ from tasks.digits_seg import SPLITS, DigitsSeg, canvases, compose
 from tasks.models.unet import unet_large, unet_small
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small shapes run fastest on one thread on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,6 @@ def task():
     return Digits()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny shapes run fastest on one thread on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_synth(task, spec, seed=0, random_bn=False, **overrides):
