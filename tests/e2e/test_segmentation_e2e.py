@@ -1,5 +1,5 @@
-"""Segmentation end to end: Fast-5 learns on the embedded digits-seg task through the CLI
-(teacher trained on first use), and DFAD runs on an NYUv2-layout fixture and logs an mIoU."""
+"""Segmentation end to end: DFAD runs on an NYUv2-layout fixture through the CLI and logs an mIoU;
+methods without segmentation support refuse it."""
 
 from __future__ import annotations
 
@@ -9,21 +9,7 @@ from click.testing import CliRunner
 
 from harness.cli import cli
 from harness.tracking import Tracker
-from tests.conftest import bench
 from tests.fixtures_nyuv2 import write_nyuv2
-
-
-@pytest.mark.slow
-def test_fast5_learns_digits_seg(tmp_path):
-    results = tmp_path / "results"
-    done = bench("run", "--methods", "fast5:epochs=20", "--task", "digits-seg", "--results-dir", str(results),
-                 "--quiet")
-    assert done.returncode == 0, done.stderr[-3000:]
-    run = Tracker(results).runs("digits-seg").iloc[0]
-    assert run["status"] == "FINISHED"
-    assert float(run["tags.dfkd.teacher_metric"]) >= 0.90  # the teacher's own test mIoU
-    assert run["metrics.best/miou"] >= 0.35, run["metrics.best/miou"]
-    assert 0 < run["metrics.eval/pixel_acc"] <= 1
 
 
 @pytest.mark.slow
