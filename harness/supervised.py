@@ -110,5 +110,7 @@ def fit(model: nn.Module, task: Task, device: torch.device, recipe: Recipe, on_e
         report = trainer.run_epoch()
         if on_epoch is not None:
             on_epoch(report.epoch, {k.removeprefix("eval/"): v for k, v in report.metrics.items()})
+    if trainer.best_state is None:
+        raise RuntimeError(f"training {type(model).__name__} never produced a finite {task.metric}")
     model.load_state_dict(trainer.best_state)
     return trainer.best_metrics

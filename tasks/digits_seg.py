@@ -6,6 +6,10 @@ keeps the maximum intensity per pixel; a digit labels the pixels where its own i
 0, so there are 11 classes and a pixel is labelled as a digit exactly where the canvas exceeds
 0.25. The composition is fixed by seeds: train canvases use only the digits task's training split,
 test canvases only its test split. No reference settings exist for this task (spec §12).
+
+Where two digits' strokes overlap (about 15% of digit pixels) the label is the later digit's, which
+the max-composited image does not show: guessing among the covering digits there caps test mIoU
+near 0.88 even with every other pixel right.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
         "fast": {**_SMOKE, "g_steps": 2},
         "dafl": _SMOKE,
         "dfad": _SMOKE,
-        "deepinv": _SMOKE,
+        "deepinv": {**_SMOKE, "g_steps": 3},
         "scratch": _SMOKE_SUPERVISED,
         "kd": _SMOKE_SUPERVISED,
     },

@@ -27,14 +27,10 @@ class UNet(nn.Module):
     decoder block, the layer before the classifier conv (``widths[0]`` features).
     """
 
-    def __init__(self, widths: tuple[int, ...], num_classes: int = 11, in_channels: int = 1,
-                 decoder_widths: tuple[int, ...] | None = None) -> None:
+    def __init__(self, widths: tuple[int, ...], num_classes: int = 11, in_channels: int = 1) -> None:
         super().__init__()
         if len(widths) < 2:
             raise ValueError("a U-Net needs at least two stages")
-        decoder_widths = tuple(decoder_widths or widths[:-1])
-        if len(decoder_widths) != len(widths) - 1:
-            raise ValueError("one decoder width per stage above the bottleneck")
         self.encoders = nn.ModuleList()
         cin = in_channels
         for width in widths:
@@ -43,8 +39,8 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
         self.decoders = nn.ModuleList()
-        for skip, width in zip(reversed(widths[:-1]), reversed(decoder_widths)):
-            self.decoders.append(_block(cin + skip, width))
+        for width in reversed(widths[:-1]):
+            self.decoders.append(_block(cin + width, width))
             cin = width
         self.classifier = nn.Conv2d(cin, num_classes, 1)
         self.feature_dim = cin
