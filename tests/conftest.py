@@ -40,7 +40,7 @@ def digits_teacher(cpu):
     return teachers.load(Digits(), "cnn_large", cpu)
 
 
-def bench(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+def bench(*args: str, cwd: Path | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
