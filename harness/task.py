@@ -54,7 +54,11 @@ class Task(ABC):
 
     def has_test_set(self) -> bool:
         """Whether the test split is available (e.g. to evaluate an imported teacher)."""
-        return True
+        try:
+            self.test_set()
+            return True
+        except BenchError:
+            return False
 
     def teacher_recipe(self, arch: str):
         """How ``bench teacher train`` trains ``arch`` on this task (a ``supervised.Recipe``)."""

@@ -103,13 +103,6 @@ class _Cifar(Task):
     def test_set(self) -> Dataset:
         return self._dataset(train=False)
 
-    def has_test_set(self) -> bool:
-        try:
-            self.test_set()
-            return True
-        except BenchError:
-            return False
-
     def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
         workers = 4 if torch.cuda.is_available() else 0
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
