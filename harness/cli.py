@@ -76,8 +76,7 @@ def cli(debug: bool) -> None:
 def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, data_root, download,
         results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
-    import signal
-
+    from harness import interrupt
     from harness.devices import resolve_device
     from harness.plan import plan_runs
     from harness.resume import choose
@@ -94,15 +93,13 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
         raise BenchError(f"--resume: nothing to resume for {methods} on {task_name} (no KILLED resumable or "
                          f"FINISHED run of these cells in {tracker.uri})")
 
-    def stop(signum, frame):  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    interrupt.install()  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
     for spec, (action, previous) in zip(specs, plans):
         if action == "skip":
             click.echo(f"{spec.run_name}: already FINISHED (run {previous}), skipped")
             continue
         try:
+            interrupt.check()  # a stop that arrived between cells ends the command before the next
             run_id = execute(spec, tracker, device, show_progress=not quiet, resume_run=previous)
         except KeyboardInterrupt:
             click.echo(f"{spec.run_name}: interrupted; continue with the same command and --resume", err=True)

@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from harness import interrupt
 from harness.errors import BenchError
 from harness.losses import kd_loss
 from harness.pool import ImagePool
@@ -91,6 +92,7 @@ class Distiller:
         epoch, synth, sw = self.progress.epoch, self.synthesizer, self.stopwatch
         kd_losses = []
         for _ in range(self.schedule.rounds_per_epoch):
+            interrupt.check()
             round_idx = self.progress.rounds
             with sw.phase("synthesis"):
                 result = synth.synthesize(round_idx)

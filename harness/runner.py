@@ -17,7 +17,7 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 
 import harness
-from harness import teachers
+from harness import interrupt, teachers
 from harness.checkpoint import atomic_save
 from harness.config import flatten
 from harness.devices import peak_memory_mb, resolve_device
@@ -165,6 +165,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
                                                "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
                              "config.json")
         while job.progress.epoch < spec.config.epochs:
+            interrupt.check()
             report = job.run_epoch(on_round=checkpoints.save_round)
             checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
                                    report.metrics)
@@ -176,6 +177,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
             bar.update(1)
             bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
                             syn_s=f"{job.stopwatch['synthesis']:.1f}")
+        interrupt.check()
         total = elapsed + time.perf_counter() - started
         tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device),
                             step=job.progress.epoch - 1)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness import interrupt
 from harness.distill import EpochReport, Progress
 from harness.losses import kd_loss
 from harness.task import Task
@@ -64,6 +65,7 @@ class SupervisedTrainer:
         with self.stopwatch.phase("kd"):
             self.model.train()
             for images, labels in self.loader:
+                interrupt.check()
                 loss = self._loss(*self.task.train_batch(images.to(self.device), labels.to(self.device)))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -1,0 +1,38 @@
+"""A stop request survives a KeyboardInterrupt that Python drops inside a finalizer (CI saw one)."""
+
+import gc
+import signal
+import sys
+
+import pytest
+
+from harness import interrupt
+
+
+@pytest.fixture
+def installed():
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    interrupt.install()
+    yield
+    signal.signal(signal.SIGTERM, saved[0])
+    signal.signal(signal.SIGINT, saved[1])
+    interrupt._requested = False
+
+
+class SignalledWhileFinalising:
+    def __del__(self):
+        signal.raise_signal(signal.SIGTERM)  # the handler's raise happens here and is ignored
+
+
+def test_check_is_silent_without_a_request(installed):
+    interrupt.check()
+
+
+def test_a_sigterm_dropped_in_a_finalizer_is_raised_at_the_next_check(installed, monkeypatch):
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: dropped.append(info.exc_type))
+    SignalledWhileFinalising()
+    gc.collect()
+    assert dropped == [KeyboardInterrupt]  # Python dropped the handler's raise
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.check()
