@@ -77,17 +77,19 @@ def train(task: Task, arch: str, device: torch.device, recipe: Recipe | None = N
 
 def load(task: Task, arch: str, device: torch.device, path: str | Path | None = None,
          on_epoch=None) -> tuple[nn.Module, TeacherInfo]:
-    """A frozen, eval-mode teacher; embedded tasks train (and cache) theirs on first use."""
+    """A frozen, eval-mode teacher; embedded tasks train (and cache) theirs on first use, and again
+    when the cached one was trained on another version of the task's data."""
     resolved = Path(path) if path else default_path(task, arch)
-    if not resolved.is_file():
-        if path is None and task.trains_teacher_on_first_use:
-            train(task, arch, device, path=resolved, on_epoch=on_epoch)
-        else:
-            raise BenchError(
-                f"no {arch} teacher for task {task.name} at {resolved}. Train one with "
-                f"'bench teacher train --task {task.name} --arch {arch}' or bring one with "
-                f"'bench teacher import PATH --task {task.name} --arch {arch}'")
-    checkpoint = safe_load(resolved)
+    checkpoint = safe_load(resolved) if resolved.is_file() else None
+    trains_here = path is None and task.trains_teacher_on_first_use
+    if trains_here and (not isinstance(checkpoint, dict) or checkpoint.get("task_version") != task.version):
+        train(task, arch, device, path=resolved, on_epoch=on_epoch)
+        checkpoint = safe_load(resolved)
+    if checkpoint is None:
+        raise BenchError(
+            f"no {arch} teacher for task {task.name} at {resolved}. Train one with "
+            f"'bench teacher train --task {task.name} --arch {arch}' or bring one with "
+            f"'bench teacher import PATH --task {task.name} --arch {arch}'")
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise BenchError(f"teacher checkpoint {str(resolved)!r} holds no state_dict")

@@ -2,14 +2,14 @@
 
 Each 1x32x32 canvas holds 1-3 of the 16x16 digits of ``tasks.digits`` at random positions. Pasting
 keeps the maximum intensity per pixel; a digit labels the pixels where its own intensity exceeds
-0.25 with class ``d + 1`` (later digits overwrite earlier labels); everything else is background
-0, so there are 11 classes and a pixel is labelled as a digit exactly where the canvas exceeds
-0.25. The composition is fixed by seeds: train canvases use only the digits task's training split,
-test canvases only its test split. No reference settings exist for this task (spec §12).
+0.25 with class ``d + 1``; everything else is background 0, so there are 11 classes and a pixel is
+labelled as a digit exactly where the canvas exceeds 0.25. The composition is fixed by seeds:
+train canvases use only the digits task's training split, test canvases only its test split. No
+reference settings exist for this task (spec §12).
 
-Where two digits' strokes overlap (about 15% of digit pixels) the label is the later digit's, which
-the max-composited image does not show: guessing among the covering digits there caps test mIoU
-near 0.88 even with every other pixel right.
+Digits' inks never overlap nor touch. Version 1 let strokes cross (about 15% of digit pixels):
+the label there was the later digit's, which the image does not show, and that ambiguity capped
+test mIoU near 0.88 even with every other pixel right (the teacher reached 0.77).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
@@ -30,6 +31,7 @@ from tasks.models.unet import unet_large, unet_small
 CANVAS = 32
 DIGIT = 16  # the size tasks.digits._arrays gives
 MAX_DIGITS = 3
+PLACEMENT_TRIES = 20
 THRESHOLD = 0.25
 SPLITS = {"train": (4000, 1), "test": (800, 2)}  # split -> (canvases, composition seed)
 ARCHS = {"unet_large": unet_large, "unet_small": unet_small}
@@ -61,11 +63,11 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "fast_meta": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0},
-    "fast": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0},
+    "fast_meta": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0, "T": 1.0},
+    "fast": {"nz": 64, "ngf": 32, "oh": 0.0, "adv": 1.0, "bn": 10.0, "T": 1.0},
     "dafl": {"nz": 64, "ngf": 32},
     "dfad": {"nz": 64, "ngf": 32},
-    "deepinv": {"oh": 0.0},
+    "deepinv": {"oh": 0.0, "T": 1.0},
 }
 
 
@@ -80,28 +82,43 @@ class Canvases(NamedTuple):
 
 
 def compose(digits: Tensor, digit_labels: Tensor, count: int, seed: int) -> Canvases:
-    """``count`` canvases of 1-3 of ``digits`` (N, 1, 16, 16), drawn with a fixed ``seed``."""
-    g = torch.Generator().manual_seed(seed)
-    used = torch.randint(1, MAX_DIGITS + 1, (count,), generator=g)
-    sources = torch.randint(0, len(digits), (count, MAX_DIGITS), generator=g)
-    positions = torch.randint(0, CANVAS - DIGIT + 1, (count, MAX_DIGITS, 2), generator=g)
-    active = torch.arange(MAX_DIGITS).unsqueeze(0) < used.unsqueeze(1)  # (count, 3)
-    sources = sources.where(active, -1)
-    positions = positions.where(active.unsqueeze(-1), -1)
+    """``count`` canvases of 1-3 of ``digits`` (N, 1, 16, 16), drawn with a fixed ``seed``.
 
+    A digit goes where its ink keeps at least one pixel's gap from the ink already on the canvas,
+    so every labelled pixel's class is visible in the image; a position is redrawn up to
+    ``PLACEMENT_TRIES`` times, after which that digit and the canvas's later ones are left out.
+    """
+    g = torch.Generator().manual_seed(seed)
+    wanted = torch.randint(1, MAX_DIGITS + 1, (count,), generator=g)
+    sources = torch.randint(0, len(digits), (count, MAX_DIGITS), generator=g)
+    positions = torch.full((count, MAX_DIGITS, 2), -1, dtype=torch.long)
     images = torch.zeros(count, CANVAS, CANVAS)
     labels = torch.zeros(count, CANVAS, CANVAS, dtype=torch.long)
     offsets = torch.arange(DIGIT)
+    placing = wanted > 0
     for slot in range(MAX_DIGITS):
-        idx = active[:, slot].nonzero().squeeze(1)
-        src = sources[idx, slot]
-        rows = (positions[idx, slot, 0, None] + offsets).view(-1, DIGIT, 1)  # (n, 16, 1)
-        cols = (positions[idx, slot, 1, None] + offsets).view(-1, 1, DIGIT)  # (n, 1, 16)
-        n = idx.view(-1, 1, 1)
-        digit = digits[src, 0]  # (n, 16, 16)
-        images[n, rows, cols] = torch.maximum(images[n, rows, cols], digit)
-        label = (digit_labels[src] + 1).view(-1, 1, 1).expand_as(digit)
-        labels[n, rows, cols] = torch.where(digit > THRESHOLD, label, labels[n, rows, cols])
+        placing &= wanted > slot
+        pending = placing.nonzero().squeeze(1)
+        # One pixel of background around the existing ink, so separate digits never touch.
+        blocked = F.max_pool2d((labels > 0).float().unsqueeze(1), 3, stride=1, padding=1).squeeze(1) > 0
+        for _ in range(PLACEMENT_TRIES):
+            if not len(pending):
+                break
+            corner = torch.randint(0, CANVAS - DIGIT + 1, (len(pending), 2), generator=g)
+            rows = (corner[:, 0, None] + offsets).view(-1, DIGIT, 1)
+            cols = (corner[:, 1, None] + offsets).view(-1, 1, DIGIT)
+            ink = digits[sources[pending, slot], 0] > THRESHOLD
+            clash = (ink & blocked[pending.view(-1, 1, 1), rows, cols]).flatten(1).any(1)
+            done, n = pending[~clash], pending[~clash].view(-1, 1, 1)
+            positions[done, slot] = corner[~clash]
+            digit = digits[sources[done, slot], 0]
+            rows, cols = rows[~clash], cols[~clash]
+            images[n, rows, cols] = torch.maximum(images[n, rows, cols], digit)
+            label = (digit_labels[sources[done, slot]] + 1).view(-1, 1, 1).expand_as(digit)
+            labels[n, rows, cols] = torch.where(digit > THRESHOLD, label, labels[n, rows, cols])
+            pending = pending[clash]
+        placing[pending] = False
+    sources = sources.where(positions[..., 0] >= 0, -1)
     return Canvases(images.unsqueeze(1), labels, sources, positions)
 
 
@@ -118,7 +135,7 @@ def canvases(split: str) -> Canvases:
 
 class DigitsSeg(SegmentationTask):
     name = "digits-seg"
-    version = "1"
+    version = "2"
     num_classes = 11
     image_shape = (1, CANVAS, CANVAS)
     crop_padding = 4
@@ -148,10 +165,12 @@ class DigitsSeg(SegmentationTask):
         return ARCHS[arch](self.num_classes, self.image_shape[0])
 
     def teacher_recipe(self, arch: str) -> Recipe:
-        return Recipe(epochs=25, batch_size=64, lr=0.05, weight_decay=5e-4)
+        # 12 epochs: test mIoU 0.978 (0.9375 after 10), about 3 minutes on 2 cores.
+        return Recipe(epochs=12, batch_size=64, lr=0.05, weight_decay=5e-4)
 
     def method_defaults(self, family: str) -> dict[str, Any]:
-        # Generators scale with the task (spec §12); no class targets for segmentation (oh = 0).
+        # Generators scale with the task (spec §12); no class targets for segmentation (oh = 0);
+        # segmentation KD is a per-pixel KL at T = 1 (spec §12).
         return dict(_METHOD_DEFAULTS.get(family, {}))
 
     def budget(self, budget: str, family: str) -> dict[str, Any]:

@@ -90,6 +90,26 @@ def test_canvases_are_composed_from_their_own_split_only(split):
     assert not torch.equal(c.images[i, 0], image)
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_digit_inks_never_overlap_nor_touch(split):
+    """Every labelled pixel's class is visible: no two digits' inks share or border a pixel."""
+    c = canvases(split)
+    digits, _ = split_digits(split)
+    two_or_more = ((c.sources >= 0).sum(1) >= 2).nonzero().squeeze(1)
+    assert len(two_or_more) > 0.3 * len(c.images)
+    for i in two_or_more[:: max(1, len(two_or_more) // 40)].tolist():
+        inks = []
+        for src, (row, col) in zip(c.sources[i].tolist(), c.positions[i].tolist()):
+            if src >= 0:
+                ink = torch.zeros(1, 1, 32, 32)
+                ink[0, 0, row:row + 16, col:col + 16] = (digits[src, 0] > 0.25).float()
+                inks.append(ink)
+        for a in range(len(inks)):
+            grown = F.max_pool2d(inks[a], 3, stride=1, padding=1)
+            for b in range(a + 1, len(inks)):
+                assert not (grown * inks[b]).any(), f"canvas {i}: digits {a} and {b} touch"
+
+
 def test_normalisation_uses_training_canvases(task):
     images = canvases("train").images
     assert task.mean == pytest.approx((float(images.mean()),))
@@ -198,7 +218,9 @@ def test_budgets_and_method_defaults(task):
     assert task.budget("quick", "kd") == {"epochs": 15, "batch_size": 64}
     assert task.budget("smoke", "fast")["g_steps"] == 2 and "g_steps" not in task.budget("smoke", "dafl")
     assert task.budget("smoke", "scratch") == {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
-    assert task.method_defaults("fast")["oh"] == 0.0 and task.method_defaults("deepinv") == {"oh": 0.0}
+    assert task.method_defaults("fast")["oh"] == 0.0 and task.method_defaults("deepinv") == {"oh": 0.0, "T": 1.0}
+    # Segmentation KD is a per-pixel KL at T = 1 (spec §12), not the pool methods' T = 20.
+    assert all(task.method_defaults(family)["T"] == 1.0 for family in ("fast", "fast_meta", "deepinv"))
     task.budget("quick", "fast")["epochs"] = 0  # callers get copies
     assert task.budget("quick", "fast")["epochs"] == 40
 
