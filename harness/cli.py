@@ -35,6 +35,14 @@ def data_options(func):
                         help="Dataset root (default: $DFKD_DATA, else the user cache).")(func)
 
 
+def performance_options(func):
+    func = click.option("--compile", "compile_", is_flag=True,
+                        help="torch.compile the teacher's and student's forward passes.")(func)
+    return click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+                        show_default=True,
+                        help="Autocast forward passes (fp32 master weights; fp16 with loss scaling).")(func)
+
+
 def tracking_options(func):
     func = click.option("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite under --results-dir).")(func)
@@ -71,10 +79,11 @@ def cli(debug: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
 @click.option("--force", is_flag=True, help="With --resume: also take over RUNNING runs whose heartbeat is stale.")
+@performance_options
 @data_options
 @tracking_options
-def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, data_root, download,
-        results_dir, tracking_uri) -> None:
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_,
+        data_root, download, results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
     from harness import interrupt
     from harness.devices import resolve_device
@@ -84,7 +93,7 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
 
     if force and not resume:
         raise BenchError("--force only applies with --resume")
-    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download)
+    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download, precision, compile_)
     resolve_device(device)
     tracker = make_tracker(results_dir, tracking_uri)
     plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else ("new", None)
@@ -285,6 +294,56 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
 
 
 @cli.command()
+@click.option("--methods", required=True, help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")
+@click.option("--tasks", default="digits", show_default=True, help="Comma-separated tasks.")
+@click.option("--pairs", default=None, help="Comma-separated pairs, for every task (default: each task's first).")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--budget", default=None, help="paper, quick or smoke (default: each task's).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (each cell gets its own GPU).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a config field for every selected method that has it (repeatable).")
+@click.option("--launcher", type=click.Choice(["local", "slurm", "ray"]), default="local", show_default=True,
+              help="Where cells run: this machine, Slurm (submitit) or Ray.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="local: cells at once (default: one per GPU, else 1); ray: CPUs of the local Ray instance.")
+@click.option("--force", is_flag=True, help="Also take over RUNNING cells whose heartbeat is stale.")
+@click.option("--slurm-partition", default=None, help="slurm: the partition.")
+@click.option("--gpus-per-job", type=click.IntRange(min=0), default=None,
+              help="slurm: GPUs per cell (default: 1, or 0 with --device cpu).")
+@click.option("--timeout-min", type=click.IntRange(min=1), default=1440, show_default=True,
+              help="slurm: a job's time limit; a job that reaches it is requeued (up to 3 times) and resumes.")
+@click.option("--slurm-cluster", default=None, hidden=True)  # submitit's in-process "debug" cluster (tests)
+@click.option("--ray-address", default=None, help="ray: the cluster to join (default: a local Ray instance).")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False),
+              help="Dataset root (default: $DFKD_DATA, else the user cache).")
+@performance_options
+@tracking_options
+def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, slurm_partition, gpus_per_job,
+          timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir, tracking_uri) -> None:
+    """Run a grid (methods x tasks x pairs x seeds), each cell one `bench run`, here, on Slurm or on Ray;
+    cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
+    from harness.leaderboard import build, render
+    from harness.sweep import Launch, expand, run as run_sweep
+
+    launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
+    specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)
+    tracker = make_tracker(results_dir, tracking_uri)
+    try:
+        report = run_sweep(specs, tracker, launch, sets, data_root, force)
+    except KeyboardInterrupt:
+        click.echo("sweep interrupted: the same command resumes it", err=True)
+        sys.exit(130)
+    for task, task_budget in report.budgets.items():
+        click.echo(f"\n{task}, budget {task_budget}:\n"
+                   + render(build(tracker.runs(task), budget=task_budget, task=task), "github"))
+    if report.failed:
+        click.echo(f"{len(report.failed)} cell(s) failed:", err=True)
+        for cell, outcome in report.failed:
+            click.echo(f"  {cell.label}: exit {outcome.returncode}: {outcome.last_line} (log: {cell.log})", err=True)
+        sys.exit(1)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--backend-store-uri", default=None,
@@ -294,19 +353,25 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
 def serve(host, port, backend_store_uri, results_dir) -> None:
     """Start the MLflow UI and tracking server on the project's store."""
     import os
-    import shutil
 
     from harness.tracking import default_uri
 
+    if (backend_store_uri or "").startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+        try:  # the driver SQLAlchemy picks (psycopg2 up to 2.0, psycopg 3 from 2.1)
+            make_url(backend_store_uri).get_dialect().import_dbapi()
+        except ImportError as missing:
+            raise BenchError(f"--backend-store-uri postgresql://... needs the PostgreSQL driver {missing.name}: "
+                             f"pip install 'dfkd-bench[server]'") from None
     results = Path(results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    mlflow = shutil.which("mlflow") or "mlflow"
-    command = [mlflow, "server", "--host", host, "--port", str(port),
+    # This interpreter's mlflow, found without PATH (e.g. `.venv/bin/bench serve`, not activated).
+    command = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port),
                "--backend-store-uri", backend_store_uri or default_uri(results),
                "--artifacts-destination", str((results / "artifacts").resolve())]
     click.echo(f"MLflow at http://{host}:{port} (compare runs: open an experiment dfkd/<task>, "
                f"group by tag dfkd.method)", err=True)
-    os.execv(mlflow, command)
+    os.execv(sys.executable, command)
 
 
 @cli.command()
@@ -334,7 +399,8 @@ def rerun(run_id, device, quiet, data_root, download, results_dir, tracking_uri)
 @click.option("--methods", default=None, help="Methods to time (default: fast5,deepinv,cmi,dafl).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=int, default=None, help="Override the paper batch size (e.g. on a CPU).")
-def profile(task_name, pair, methods, device, batch_size) -> None:
+@performance_options
+def profile(task_name, pair, methods, device, batch_size, precision, compile_) -> None:
     """Time synthesis, KD and evaluation at a task's shapes with random weights (no data needed)."""
     from tabulate import tabulate
 
@@ -344,13 +410,18 @@ def profile(task_name, pair, methods, device, batch_size) -> None:
     if batch_size is not None and batch_size < 1:
         raise BenchError(f"invalid value {batch_size} for --batch-size: must be >= 1")
     dev = resolve_device(device)
-    figures = run_profile(task_name, pair, methods or DEFAULT_METHODS, dev, batch_size)
-    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.images_per_s:,.0f}", f"{f.peak_mb:,.0f}",
-             "" if f.projected_paper_h is None else f"{f.projected_paper_h:.3f}") for f in figures]
-    click.echo(f"{task_name} on {dev}" + (f", batch {batch_size} (projections at this batch size)" if batch_size
-                                          else ", paper batch sizes"))
-    click.echo(tabulate(rows, headers=["method", "operation", "seconds", "images/s", "peak MB",
-                                       "projected paper synthesis h"], tablefmt="github"))
+    figures = run_profile(task_name, pair, methods or DEFAULT_METHODS, dev, batch_size, precision=precision,
+                          compile_forward=compile_)
+    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.per_s:,.2f}", f"{f.images_per_s:,.0f}",
+             f"{f.flops / 1e9:,.1f}", f"{f.flops_per_s / 1e9:,.1f}", f"{100 * f.peak_fraction:.1f}",
+             f"{f.peak_mb:,.0f}", "" if f.projected_paper_h is None else f"{f.projected_paper_h:.3f}")
+            for f in figures]
+    click.echo(f"{task_name} on {dev}, {precision}{', compiled' if compile_ else ''}, "
+               + (f"batch {batch_size} (projections at this batch size)" if batch_size else "paper batch sizes")
+               + f"; dense matmul peak measured {figures[0].device_flops_per_s / 1e9:,.0f} GFLOP/s")
+    click.echo(tabulate(rows, headers=["method", "operation", "seconds", "per s", "images/s", "GFLOP",
+                                       "GFLOP/s", "% of peak", "peak MB", "projected paper synthesis h"],
+                        tablefmt="github"))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from harness import interrupt
 from harness.errors import BenchError
 from harness.losses import kd_loss
 from harness.pool import ImagePool
+from harness.precision import FP32, Precision
 from harness.synthesizer import SynthesisRound, Synthesizer
 from harness.task import Task
 from harness.timing import Stopwatch
@@ -49,9 +50,11 @@ class Distiller:
     """Drives one run's epochs; the runner owns tracking, checkpoint files and progress display."""
 
     def __init__(self, synthesizer: Synthesizer, teacher: nn.Module, student: nn.Module, task: Task,
-                 config, device: torch.device, pool: ImagePool | None, stopwatch: Stopwatch) -> None:
+                 config, device: torch.device, pool: ImagePool | None, stopwatch: Stopwatch,
+                 precision: Precision = FP32) -> None:
         self.synthesizer, self.teacher, self.student, self.task = synthesizer, teacher, student, task
         self.config, self.device, self.pool, self.stopwatch = config, device, pool, stopwatch
+        self.precision = synthesizer.precision = precision
         self.schedule = config.schedule()
         self.optimizer = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
@@ -62,13 +65,14 @@ class Distiller:
 
     def kd_step(self, images: torch.Tensor) -> torch.Tensor:
         """One student update on a normalised batch; returns the detached loss (no host sync)."""
-        with torch.no_grad():
-            teacher_logits = self.teacher(images)
         self.student.train()
-        loss = kd_loss(self.student(images), teacher_logits, self.config.kd_loss, self.config.T)
+        with self.precision.autocast():
+            with torch.no_grad():
+                teacher_logits = self.teacher(images)
+            loss = kd_loss(self.student(images), teacher_logits, self.config.kd_loss, self.config.T)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer)
         return loss.detach()
 
     def _kd_phase(self) -> torch.Tensor:
@@ -76,7 +80,7 @@ class Distiller:
         total = torch.zeros((), device=self.device)
         if synth.generates_on_sample:
             for _ in range(c.kd_steps):
-                with sw.phase("synthesis"):
+                with sw.phase("synthesis"), self.precision.autocast():
                     batch = synth.sample(c.batch_size)
                 self.progress.images_synthesized += batch.shape[0]
                 with sw.phase("kd"):
@@ -94,7 +98,7 @@ class Distiller:
         for _ in range(self.schedule.rounds_per_epoch):
             interrupt.check()
             round_idx = self.progress.rounds
-            with sw.phase("synthesis"):
+            with sw.phase("synthesis"), self.precision.autocast():
                 result = synth.synthesize(round_idx)
             self.progress.rounds += 1
             self.progress.images_synthesized += result.count
@@ -127,7 +131,7 @@ class Distiller:
         p = self.progress
         return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "synthesizer": self.synthesizer.state_dict(),
-                "stopwatch": self.stopwatch.state_dict(),
+                "stopwatch": self.stopwatch.state_dict(), "loss_scale": self.precision.state_dict(),
                 "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": p.images_synthesized,
                              "rounds": p.rounds, "history": list(p.history)}}
 
@@ -137,4 +141,5 @@ class Distiller:
         self.scheduler.load_state_dict(state["scheduler"])
         self.synthesizer.load_state_dict(state["synthesizer"])
         self.stopwatch.totals.update(state["stopwatch"])
+        self.precision.load_state_dict(state["loss_scale"])
         self.progress = Progress(**state["progress"])

@@ -73,7 +73,7 @@ class BNStatistics:
     def _hook(self, index: int):
         def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             if self._active:
-                a = inputs[0]
+                a = inputs[0].float()  # statistics in fp32 under bf16/fp16 autocast
                 mean = a.mean(dim=(0, 2, 3))
                 var = (a - mean.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3))
                 self._stats[index] = (mean, var)

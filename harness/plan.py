@@ -14,6 +14,7 @@ from typing import Any
 from harness.config import BUDGETS, Resolved, canonical_variant, fields_of, flatten, parse_assignment, \
     parse_variant, resolve
 from harness.errors import BenchError
+from harness.precision import DTYPES
 from harness.registry import BASELINES, METHODS, TASKS, unknown
 from harness.synthesizer import MethodSpec
 from harness.task import Task
@@ -36,6 +37,8 @@ class RunSpec:
     is_baseline: bool = False
     data_root: str | None = None  # where the data is, not what the cell is: not in the grid key
     download: bool = False
+    precision: str = "fp32"  # changes the numbers: in the grid key (when not fp32)
+    compile: bool = False  # same numbers within tolerance, faster: not in the grid key
 
     @property
     def config(self) -> Any:
@@ -48,8 +51,11 @@ class RunSpec:
     @cached_property
     def grid_key(self) -> str:
         """Same cell, same key on every machine and commit: no device, path, URI or version."""
-        payload = json.dumps({"task": self.task, "variant": self.variant, "pair": self.pair, "seed": self.seed,
-                              "budget": self.budget, "config": flatten(self.config)}, sort_keys=True)
+        cell = {"task": self.task, "variant": self.variant, "pair": self.pair, "seed": self.seed,
+                "budget": self.budget, "config": flatten(self.config)}
+        if self.precision != "fp32":  # fp32 cells keep the keys they had before precision existed
+            cell["precision"] = self.precision
+        payload = json.dumps(cell, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -107,8 +113,10 @@ def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: R
 
 def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str = "0",
               budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None,
-              download: bool = False) -> list[RunSpec]:
+              download: bool = False, precision: str = "fp32", compile: bool = False) -> list[RunSpec]:
     """Expand the flags of ``bench run`` into run specs; raises ``BenchError`` on any bad input."""
+    if precision not in DTYPES:
+        raise BenchError(unknown("precision", precision, list(DTYPES)))
     task = make_task(task_name, data_root)
     budget = budget or task.default_budget
     if budget not in BUDGETS:
@@ -138,9 +146,11 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
             resolved = resolve_cell(task, spec, pair, budget, variant, overrides)
             label = canonical_variant(canonical, {k: getattr(resolved.config, k) for k in variant})
             notes = deviations(task, spec, pair, budget, resolved)
+            if precision != "fp32":
+                notes += (f"precision {precision}: autocast forward passes, fp32 weights (the reference runs fp32)",)
             for seed in seed_values:
                 cells.append(RunSpec(task.name, canonical, label, pair, teacher, student, seed, budget,
-                                     resolved, notes, is_baseline, data_root, download))
+                                     resolved, notes, is_baseline, data_root, download, precision, compile))
     return cells
 
 

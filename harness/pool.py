@@ -12,7 +12,7 @@ from torch import Tensor
 
 def quantize(images01: Tensor) -> Tensor:
     """``uint8(floor(255 * clamp(x, 0, 1)))``: truncation, as PNG writing does in the reference."""
-    return (images01.detach().clamp(0, 1) * 255).floor().to(torch.uint8)
+    return (images01.detach().float().clamp(0, 1) * 255).floor().to(torch.uint8)
 
 
 class ImagePool:

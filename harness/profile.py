@@ -4,19 +4,26 @@ Needs no dataset and no trained teacher: teacher and student are randomly initia
 of a step does not depend on the weights). Per-iteration timings of the many-step methods
 (DeepInv, CMI) are extrapolated to their full rounds; the projected paper-budget hours use the
 ``paper`` budget's rounds and batch sizes, as the run record does (spec §12).
+
+Each operation's FLOPs are counted once with ``torch.utils.flop_counter`` (convolutions and
+matmuls, forward and backward) and divided by its time; the fraction is of the device's own
+dense-matmul FLOP/s at the same precision, measured here, not a datasheet figure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from harness.devices import peak_memory_mb
 from harness.distill import Distiller
 from harness.plan import lookup_method, make_task, plan_runs
 from harness.pool import ImagePool
+from harness.precision import Precision, configure_backends, prepare
 from harness.runner import seed_everything
 from harness.timing import Stopwatch
 
@@ -34,14 +41,39 @@ class Figure:
     images: int
     peak_mb: float
     projected_paper_h: float | None = None
+    flops: float = 0.0
+    device_flops_per_s: float = float("nan")
 
     @property
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
+    @property
+    def per_s(self) -> float:
+        """Operations per second: rounds, KD steps or evaluation batches."""
+        return 1 / self.seconds if self.seconds > 0 else float("nan")
 
-def _timed(device: torch.device, fn, repeats: int = 1) -> float:
-    fn()  # warm-up: first calls pay for allocation and kernel selection
+    @property
+    def flops_per_s(self) -> float:
+        return self.flops / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def peak_fraction(self) -> float:
+        return self.flops_per_s / self.device_flops_per_s
+
+
+def matmul_flops_per_s(device: torch.device, precision: Precision, size: int | None = None,
+                       repeats: int = 10) -> float:
+    """The device's dense-matmul FLOP/s at ``precision``'s dtype: the ceiling we compare against."""
+    size = size or (8192 if device.type == "cuda" else 1024)
+    a = torch.randn(size, size, device=device, dtype=precision.dtype)
+    b = torch.randn(size, size, device=device, dtype=precision.dtype)
+    seconds = _timed(device, lambda: a @ b, repeats)
+    return 2 * size**3 / seconds
+
+
+def _timed(device: torch.device, fn: Callable[[], object], repeats: int = 1) -> float:
+    fn()  # warm-up: first calls pay for allocation, kernel selection and compilation
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     watch = Stopwatch(device)
@@ -51,17 +83,36 @@ def _timed(device: torch.device, fn, repeats: int = 1) -> float:
     return watch["op"] / repeats
 
 
+def _counted(fn: Callable[[], object]) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
 def profile(task_name: str, pair: str | None, methods: str, device: torch.device,
-            batch_size: int | None = None, seed: int = 0) -> list[Figure]:
+            batch_size: int | None = None, seed: int = 0, precision: str = "fp32",
+            compile_forward: bool = False) -> list[Figure]:
     """Time one synthesis round (or step) per method, one KD step and one evaluation pass."""
     seed_everything(seed)
     task = make_task(task_name)
     sets = (f"synthesis_batch_size={batch_size}", f"batch_size={batch_size}") if batch_size else ()
-    specs = plan_runs(methods, task_name, pair, "0", "paper", sets)
+    specs = plan_runs(methods, task_name, pair, "0", "paper", sets, precision=precision, compile=compile_forward)
+    amp = Precision(precision, device)
+    peak = matmul_flops_per_s(device, amp)
+    configure_backends(device)
     teacher_arch, student_arch = task.pair(specs[0].pair)
-    teacher = task.build_model(teacher_arch).to(device).eval().requires_grad_(False)
-    student = task.build_model(student_arch).to(device)
+    teacher = prepare(task.build_model(teacher_arch).to(device).eval().requires_grad_(False), device,
+                      compile_forward)
+    student = prepare(task.build_model(student_arch).to(device), device, compile_forward)
     figures: list[Figure] = []
+
+    def measure(name: str, operation: str, fn: Callable[[], object], images: int, repeats: int = 1,
+                scale: float = 1.0, paper_rounds: int | None = None) -> Figure:
+        seconds = _timed(device, fn, repeats) * scale
+        flops = _counted(fn) * scale
+        projected = None if paper_rounds is None else paper_rounds * seconds / 3600
+        return Figure(name, operation, seconds, images, peak_memory_mb(device), projected, flops, peak)
+
     for spec in specs:
         _, method, _ = lookup_method(spec.method)
         paper = spec.config
@@ -71,33 +122,39 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
         config = dataclasses.replace(paper, g_steps=TIMED_ITERATIONS) if many_steps else paper
         pool = None if method.cls.generates_on_sample else ImagePool(device)
         synth = method.cls(teacher, student, task, config, device, pool)
+        synth.precision = amp
         round_idx = schedule.warmup  # past warmup: every loss term is on, as in most rounds
-        seconds = _timed(device, lambda: synth.synthesize(round_idx))
-        if many_steps:
-            seconds = seconds / TIMED_ITERATIONS * paper.g_steps
-        images = paper.g_steps * paper.synthesis_batch_size if method.cls.generates_on_sample \
-            else paper.synthesis_batch_size
+
+        def synthesize() -> None:
+            with amp.autocast():
+                synth.synthesize(round_idx)
+
+        scale = paper.g_steps / TIMED_ITERATIONS if many_steps else 1.0
         if method.cls.generates_on_sample:
-            sample_s = _timed(device, lambda: synth.sample(paper.batch_size), repeats=3)
-            projected = rounds * (seconds + paper.kd_steps * sample_s) / 3600
-            figures.append(Figure(spec.variant, "generator step", seconds, images, peak_memory_mb(device), projected))
-            figures.append(Figure(spec.variant, "sample KD batch", sample_s, paper.batch_size, peak_memory_mb(device)))
+            def sample() -> None:
+                with amp.autocast():
+                    synth.sample(paper.batch_size)
+
+            step = measure(spec.variant, "generator step", synthesize, paper.g_steps * paper.synthesis_batch_size)
+            batch = measure(spec.variant, "sample KD batch", sample, paper.batch_size, repeats=3)
+            hours = rounds * (step.seconds + paper.kd_steps * batch.seconds) / 3600
+            figures += [dataclasses.replace(step, projected_paper_h=hours), batch]
         else:
             label = f"round ({paper.g_steps} steps{', extrapolated' if many_steps else ''})"
-            figures.append(Figure(spec.variant, label, seconds, images, peak_memory_mb(device),
-                                  rounds * seconds / 3600))
+            figures.append(measure(spec.variant, label, synthesize, paper.synthesis_batch_size, scale=scale,
+                                   paper_rounds=rounds))
+
     kd_batch = specs[0].config.batch_size
     images = task.normalize(torch.rand(kd_batch, *task.image_shape, device=device))
-    distiller = Distiller(synth, teacher, student, task, specs[0].config, device, pool, Stopwatch(device))
-    figures.append(Figure("-", "KD step", _timed(device, lambda: distiller.kd_step(images), repeats=3),
-                          kd_batch, peak_memory_mb(device)))
+    distiller = Distiller(synth, teacher, student, task, specs[0].config, device, pool, Stopwatch(device), amp)
+    figures.append(measure("-", "KD step", lambda: distiller.kd_step(images), kd_batch, repeats=3))
     eval_batch = specs[0].config.eval_batch_size if not batch_size else max(batch_size, 1)
+    eval_images = task.normalize(torch.rand(eval_batch, *task.image_shape, device=device))
 
     @torch.inference_mode()
     def evaluate() -> None:
         student.eval()
-        student(task.normalize(torch.rand(eval_batch, *task.image_shape, device=device)))
+        student(eval_images)
 
-    figures.append(Figure("-", "evaluation forward", _timed(device, evaluate, repeats=3), eval_batch,
-                          peak_memory_mb(device)))
+    figures.append(measure("-", "evaluation forward", evaluate, eval_batch, repeats=3))
     return figures

@@ -25,7 +25,8 @@ def spec_from_record(tracker: Tracker, run_id: str, data_root: str | None = None
     if missing:
         raise BenchError(f"run {run_id} is not a dfkd-bench cell (missing tags: {', '.join(missing)})")
     plan = dict(methods=tags["dfkd.variant"], task_name=tags["dfkd.task"], pairs=tags["dfkd.pair"],
-                seeds=tags["dfkd.seed"], budget=tags["dfkd.budget"], data_root=data_root, download=download)
+                seeds=tags["dfkd.seed"], budget=tags["dfkd.budget"], data_root=data_root, download=download,
+                precision=tags.get("dfkd.precision", "fp32"), compile=tags.get("dfkd.compile") == "true")
     spec = plan_runs(**plan)[0]
     recorded = {k: params[k] for k in flatten(spec.config) if k in params}
     changed = {k: v for k, v in recorded.items() if str(getattr(spec.config, k)) != v}

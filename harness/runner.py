@@ -23,6 +23,7 @@ from harness.config import flatten
 from harness.devices import peak_memory_mb, resolve_device
 from harness.distill import Distiller
 from harness.plan import RunSpec, lookup_method, make_task
+from harness.precision import Precision, configure_backends, prepare
 from harness.resume import CheckpointDir, set_rng_state
 from harness.pool import ImagePool
 from harness.synthesizer import Synthesizer
@@ -98,11 +99,18 @@ def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
         teacher, info = teachers.load(task, spec.teacher, device, on_epoch=on_teacher_epoch)
     seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
     student = task.build_model(spec.student).to(device)
+    configure_backends(device)
+    for model in (teacher, student):
+        if model is not None:
+            prepare(model, device, spec.compile)
+    precision = Precision(spec.precision, device)
     if spec.is_baseline:
-        return Built(task, teacher, info, student, method.cls.make_job(spec.config, task, teacher, student, device))
+        job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
+        return Built(task, teacher, info, student, job)
     pool = None if method.cls.generates_on_sample else ImagePool(device)
     synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
-    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, Stopwatch(device))
+    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, Stopwatch(device),
+                          precision)
     return Built(task, teacher, info, student, distiller, synthesizer)
 
 
@@ -117,7 +125,10 @@ def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict,
             "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(), "dfkd.device": f"{device} ({device_name})",
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
-            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time())}
+            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time()),
+            "dfkd.precision": spec.precision, "dfkd.compile": str(spec.compile).lower()}
+    from harness.sweep import concurrency_tags  # `bench sweep` ran this CPU cell beside others
+    tags.update(concurrency_tags())
     schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
     params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
     return tags, params

@@ -11,6 +11,7 @@ from torch import nn
 from harness import interrupt
 from harness.distill import EpochReport, Progress
 from harness.losses import kd_loss
+from harness.precision import FP32, Precision
 from harness.task import Task
 from harness.timing import Stopwatch
 
@@ -37,8 +38,9 @@ class SupervisedTrainer:
 
     def __init__(self, model: nn.Module, task: Task, device: torch.device, recipe: Recipe,
                  teacher: nn.Module | None = None, alpha: float = 1.0, beta: float = 0.1, T: float = 1.0,
-                 stopwatch: Stopwatch | None = None) -> None:
+                 stopwatch: Stopwatch | None = None, precision: Precision = FP32) -> None:
         self.model, self.task, self.device, self.recipe = model, task, device, recipe
+        self.precision = precision
         self.teacher, self.alpha, self.beta, self.T = teacher, alpha, beta, T
         self.stopwatch = stopwatch or Stopwatch(device)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
@@ -66,10 +68,11 @@ class SupervisedTrainer:
             self.model.train()
             for images, labels in self.loader:
                 interrupt.check()
-                loss = self._loss(*self.task.train_batch(images.to(self.device), labels.to(self.device)))
+                with self.precision.autocast():
+                    loss = self._loss(*self.task.train_batch(images.to(self.device), labels.to(self.device)))
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                self.precision.backward(loss)
+                self.precision.step(self.optimizer)
                 total += loss.detach()
             self.scheduler.step()
         with self.stopwatch.phase("eval"):
@@ -90,7 +93,7 @@ class SupervisedTrainer:
         p = self.progress
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "stopwatch": self.stopwatch.state_dict(),
-                "best_state": self.best_state,
+                "loss_scale": self.precision.state_dict(), "best_state": self.best_state,
                 "best_metrics": self.best_metrics,
                 "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": 0, "rounds": 0,
                              "history": list(p.history)}}
@@ -100,6 +103,7 @@ class SupervisedTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.stopwatch.totals.update(state["stopwatch"])
+        self.precision.load_state_dict(state["loss_scale"])
         self.best_state, self.best_metrics = state["best_state"], state["best_metrics"]
         self.progress = Progress(**state["progress"])
 

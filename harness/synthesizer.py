@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from harness.precision import FP32, Precision
+
 if TYPE_CHECKING:
     from harness.pool import ImagePool
     from harness.task import Task
@@ -46,6 +48,8 @@ class Synthesizer(ABC):
     supports: ClassVar[frozenset[str]] = frozenset({"classification"})
     Config: ClassVar[type]
     generates_on_sample: ClassVar[bool] = False
+    # The run's precision (the harness sets it): methods backpropagate and step through it.
+    precision: Precision = FP32
 
     def __init__(self, teacher: nn.Module, student: nn.Module, task: "Task", config: Any,
                  device: torch.device, pool: "ImagePool | None" = None) -> None:

@@ -78,11 +78,13 @@ def train(task: Task, arch: str, device: torch.device, recipe: Recipe | None = N
 def load(task: Task, arch: str, device: torch.device, path: str | Path | None = None,
          on_epoch=None) -> tuple[nn.Module, TeacherInfo]:
     """A frozen, eval-mode teacher; embedded tasks train (and cache) theirs on first use, and again
-    when the cached one was trained on another version of the task's data."""
+    when the cached one records another version of the task's data (one that records none, e.g.
+    placed there by hand, is used as it is)."""
     resolved = Path(path) if path else default_path(task, arch)
     checkpoint = safe_load(resolved) if resolved.is_file() else None
     trains_here = path is None and task.trains_teacher_on_first_use
-    if trains_here and (not isinstance(checkpoint, dict) or checkpoint.get("task_version") != task.version):
+    trained_on = checkpoint.get("task_version", task.version) if isinstance(checkpoint, dict) else task.version
+    if trains_here and (checkpoint is None or trained_on != task.version):
         train(task, arch, device, path=resolved, on_epoch=on_epoch)
         checkpoint = safe_load(resolved)
     if checkpoint is None:

@@ -18,6 +18,7 @@ from torch import nn
 
 from harness.config import option
 from harness.distill import EpochReport, Progress
+from harness.precision import Precision
 from harness.supervised import Recipe, SupervisedTrainer
 from harness.synthesizer import MethodSpec
 from harness.task import Task
@@ -84,7 +85,8 @@ class Baseline:
     generates_on_sample: ClassVar[bool] = False
 
     @classmethod
-    def make_job(cls, config, task: Task, teacher: nn.Module, student: nn.Module, device: torch.device):
+    def make_job(cls, config, task: Task, teacher: nn.Module, student: nn.Module, device: torch.device,
+                 precision: Precision):
         raise NotImplementedError
 
     @classmethod
@@ -97,7 +99,7 @@ class TeacherBaseline(Baseline):
     Config = TeacherConfig
 
     @classmethod
-    def make_job(cls, config, task, teacher, student, device):
+    def make_job(cls, config, task, teacher, student, device, precision):
         return TeacherEvaluation(teacher, task, device, config)
 
 
@@ -107,8 +109,8 @@ class ScratchBaseline(Baseline):
     needs_teacher = False
 
     @classmethod
-    def make_job(cls, config, task, teacher, student, device):
-        return SupervisedTrainer(student, task, device, config.recipe())
+    def make_job(cls, config, task, teacher, student, device, precision):
+        return SupervisedTrainer(student, task, device, config.recipe(), precision=precision)
 
 
 class KDBaseline(Baseline):
@@ -116,9 +118,9 @@ class KDBaseline(Baseline):
     Config = KDConfig
 
     @classmethod
-    def make_job(cls, config, task, teacher, student, device):
+    def make_job(cls, config, task, teacher, student, device, precision):
         return SupervisedTrainer(student, task, device, config.recipe(), teacher=teacher,
-                                 alpha=config.alpha, beta=config.beta, T=config.T)
+                                 alpha=config.alpha, beta=config.beta, T=config.T, precision=precision)
 
 
 teacher = MethodSpec(TeacherBaseline)

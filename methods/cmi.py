@@ -86,7 +86,7 @@ class MemoryBank:
     def add(self, rows: Tensor) -> None:
         size = self.rows.shape[0]
         index = (torch.arange(rows.shape[0], device=self.rows.device) + self.written) % size
-        self.rows[index] = rows.detach()
+        self.rows[index] = rows.detach().to(self.rows.dtype)  # features may be bf16 under autocast
         self.written += rows.shape[0]
 
 
@@ -159,10 +159,8 @@ class CMISynthesizer(Synthesizer):
                 else:  # the reference crashes here (spec §4); skip the head and the bank entirely
                     best.offer(loss, images)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if c.cr > 0:
-                    self.head_optimizer.step()
+                self.precision.backward(loss)
+                self.precision.step(optimizer, *([self.head_optimizer] if c.cr > 0 else []))
         if c.cr > 0:
             self.bank.add(best.items[1])
         return SynthesisRound(best.items[0], {"loss": best.loss, "bn": loss_bn.detach(), "oh": loss_oh.detach(),

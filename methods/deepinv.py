@@ -81,8 +81,8 @@ class DeepInvSynthesizer(Synthesizer):
                 if c.select == "best":
                     best.offer(loss, x)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                self.precision.backward(loss)
+                self.precision.step(optimizer)
                 with torch.no_grad():
                     x.copy_(torch.maximum(torch.minimum(x, self.high), self.low))
         kept = best.items[0] if c.select == "best" else x.detach()

@@ -101,9 +101,10 @@ class FastSynthesizer(Synthesizer):
                 if it == c.g_steps - 1:
                     last_stats = self.bn_stats.snapshot()
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                self.precision.backward(loss)
+                self.precision.unscale(optimizer)  # the meta-gradient reads true inner gradients
                 self._after_backward(it, generator)
-                optimizer.step()
+                self.precision.step(optimizer)
         self.bn_stats.update_momentum(last_stats)
         self._end_round(generator)
         return SynthesisRound(best.items[0], {"loss": best.loss, "bn": loss_bn.detach(),

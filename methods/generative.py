@@ -108,8 +108,8 @@ class GenerativeSynthesizer(Synthesizer):
                 }
                 loss = sum(getattr(c, name) * value for name, value in terms.items())
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
+                self.precision.backward(loss)
+                self.precision.step(self.optimizer)
         return SynthesisRound(None, {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}},
                               generated=c.g_steps * c.synthesis_batch_size)
 

@@ -44,3 +44,21 @@ def bench(*args: str, cwd: Path | None = None, timeout: float = 1800) -> subproc
     """Run the real CLI in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def pytest_addoption(parser):
+    """Options of the benchmark suite (tests/benchmarks): tiny fp32 shapes by default, as in CI."""
+    group = parser.getgroup("dfkd-bench benchmarks")
+    group.addoption("--bench-shapes", choices=["tiny", "cifar"], default="tiny",
+                    help="tiny: digits shapes (CI); cifar: CIFAR-100 ResNet-34/18 paper shapes "
+                         "(CUDA, or a CPU with hours to spare)")
+    group.addoption("--bench-precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    group.addoption("--bench-device", default=None, help="default: cuda when available, else cpu")
+
+
+@pytest.fixture(scope="session")
+def bench_settings(request):
+    import torch
+    device = request.config.getoption("--bench-device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return (request.config.getoption("--bench-shapes"), request.config.getoption("--bench-precision"),
+            torch.device(device))

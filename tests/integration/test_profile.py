@@ -19,6 +19,10 @@ def test_profile_figures(cpu):
     assert deepinv.seconds / deepinv.images >= 20 * fast5.seconds / fast5.images
     assert deepinv.projected_paper_h > fast5.projected_paper_h > 0
     assert by_name[("dafl", "sample")].projected_paper_h is None
+    # FLOPs counted for every operation; achieved FLOP/s as a fraction of the measured matmul peak.
+    assert all(f.flops > 0 and f.device_flops_per_s > 0 and 0 < f.peak_fraction < 5 for f in figures)
+    # DeepInv's extrapolated round counts 2,000 steps' FLOPs, Fast-5's round 5 steps and a meta-step.
+    assert deepinv.flops / deepinv.images > 100 * fast5.flops / fast5.images
 
 
 def test_profile_command_prints_a_table():
@@ -26,6 +30,14 @@ def test_profile_command_prints_a_table():
                                        "--device", "cpu"])
     assert outcome.exit_code == 0, outcome.output
     assert "| fast2" in outcome.stdout and "KD step" in outcome.stdout
+
+
+def test_profile_under_bf16_prints_its_precision_and_peak():
+    outcome = CliRunner().invoke(cli, ["profile", "--task", "digits", "--methods", "fast2", "--batch-size", "4",
+                                       "--device", "cpu", "--precision", "bf16"])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stdout.startswith("digits on cpu, bf16, batch 4")
+    assert "dense matmul peak measured" in outcome.stdout and "% of peak" in outcome.stdout
 
 
 def test_profile_rejects_a_zero_batch():

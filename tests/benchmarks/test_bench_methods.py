@@ -1,0 +1,104 @@
+"""pytest-benchmark: one synthesis round and one KD step of every registered method, grouped by method.
+
+Tiny digits shapes by default (CI runs them once with ``--benchmark-disable``, and the
+assertions still check the results); ``--bench-shapes cifar`` uses the paper's CIFAR-100
+ResNet-34 -> ResNet-18 settings, ``--bench-precision bf16`` autocasts. Methods whose paper round
+takes thousands of steps (DeepInv, CMI) are timed over ``CAPPED_STEPS`` steps at tiny shapes;
+``extra_info`` gives both step counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from harness.distill import Distiller
+from harness.plan import lookup_method, make_task, plan_runs
+from harness.pool import ImagePool
+from harness.precision import Precision, configure_backends, prepare
+from harness.registry import METHODS
+from harness.runner import seed_everything
+from harness.timing import Stopwatch
+
+CAPPED_STEPS = 10
+TINY_BATCH = 32
+
+
+def setup(method: str, shapes: str, precision: str, device: torch.device):
+    """A synthesizer and distiller with random weights at the chosen shapes (no data, no teacher)."""
+    seed_everything(0)
+    task_name, sets = ("digits", (f"synthesis_batch_size={TINY_BATCH}", f"batch_size={TINY_BATCH}")) \
+        if shapes == "tiny" else ("cifar100", ())
+    spec = plan_runs(method, task_name, budget="paper", sets=sets, precision=precision)[0]
+    config = spec.config
+    if shapes == "tiny" and getattr(config, "g_steps", 1) > CAPPED_STEPS:
+        config = dataclasses.replace(config, g_steps=CAPPED_STEPS)
+    task = make_task(task_name)
+    configure_backends(device)
+    teacher = prepare(task.build_model(spec.teacher).to(device).eval().requires_grad_(False), device)
+    student = prepare(task.build_model(spec.student).to(device), device)
+    _, registered, _ = lookup_method(method)
+    pool = None if registered.cls.generates_on_sample else ImagePool(device)
+    synth = registered.cls(teacher, student, task, config, device, pool)
+    distiller = Distiller(synth, teacher, student, task, config, device, pool, Stopwatch(device),
+                          Precision(precision, device))
+    return task, synth, distiller, spec
+
+
+def describe(benchmark, method, spec, synth, device, precision, images: int) -> None:
+    benchmark.group = method
+    benchmark.extra_info.update(device=str(device), precision=precision, task=spec.task, images=images,
+                                g_steps=getattr(synth.config, "g_steps", None),
+                                paper_g_steps=getattr(spec.config, "g_steps", None))
+
+
+def record_images_per_s(benchmark, images: int) -> None:
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["images_per_s"] = images / benchmark.stats.stats.mean
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_round(benchmark, method, bench_settings):
+    """One synthesis round: a pool method's batch, or a generative method's generator steps."""
+    shapes, precision, device = bench_settings
+    task, synth, distiller, spec = setup(method, shapes, precision, device)
+    images = synth.config.g_steps * synth.config.synthesis_batch_size if synth.generates_on_sample \
+        else synth.config.synthesis_batch_size
+    describe(benchmark, method, spec, synth, device, precision, images)
+
+    def one_round():
+        with distiller.precision.autocast():
+            return synth.synthesize(synth.config.schedule().warmup)
+
+    result = benchmark(one_round)
+    record_images_per_s(benchmark, images)
+    assert all(torch.isfinite(v) for v in result.losses.values()), result.losses
+    if result.images is not None:
+        assert result.images.shape == (synth.config.synthesis_batch_size, *task.image_shape)
+        assert 0 <= float(result.images.min()) and float(result.images.max()) <= 1
+    else:
+        assert result.generated == images
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_kd_step(benchmark, method, bench_settings):
+    """One student update on a KD batch (a generative method's batch is generated: synthesis time)."""
+    shapes, precision, device = bench_settings
+    task, synth, distiller, spec = setup(method, shapes, precision, device)
+    batch = synth.config.batch_size
+    if synth.pool is not None:
+        synth.pool.add(torch.rand(2 * batch, *task.image_shape, device=device))
+    describe(benchmark, method, spec, synth, device, precision, batch)
+    before = [p.detach().clone() for p in synth.student.parameters()]
+
+    def kd_step():
+        with distiller.precision.autocast():
+            images = synth.sample(batch)
+        return distiller.kd_step(images)
+
+    loss = benchmark(kd_step)
+    record_images_per_s(benchmark, batch)
+    assert loss.dim() == 0 and torch.isfinite(loss) and not loss.requires_grad
+    assert any(not torch.equal(a, b) for a, b in zip(before, synth.student.parameters()))

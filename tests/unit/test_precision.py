@@ -1,0 +1,112 @@
+"""harness.precision: reduced precision and compilation keep the numbers comparable with fp32.
+
+Tolerances (fixed seed, random-weight digits networks, one synthesis step so that the best-iterate
+choice cannot differ): bf16 autocast moves the round's loss by under 1% and pool images by under
+0.005 on average; channels_last changes nothing beyond 1e-5; ``torch.compile`` nothing beyond 1e-5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from harness.errors import BenchError
+from harness.plan import lookup_method, make_task, plan_runs
+from harness.pool import ImagePool
+from harness.precision import Precision, prepare
+from harness.runner import seed_everything
+
+CPU = torch.device("cpu")
+
+
+def one_step_round(method: str, precision: str = "fp32", memory_format=torch.contiguous_format,
+                   compiled: bool = False):
+    """One single-step synthesis round of ``method`` on digits shapes; returns (loss, images)."""
+    seed_everything(0)
+    spec = plan_runs(method, "digits", budget="paper", sets=("synthesis_batch_size=16", "batch_size=16"))[0]
+    config = dataclasses.replace(spec.config, g_steps=1)
+    task = make_task("digits")
+    teacher = task.build_model(spec.teacher).eval().requires_grad_(False).to(memory_format=memory_format)
+    student = task.build_model(spec.student).to(memory_format=memory_format)
+    if compiled:
+        teacher, student = prepare(teacher, CPU, compile_forward=True), prepare(student, CPU, compile_forward=True)
+    _, registered, _ = lookup_method(method)
+    pool = None if registered.cls.generates_on_sample else ImagePool(CPU)
+    synth = registered.cls(teacher, student, task, config, CPU, pool)
+    synth.precision = amp = Precision(precision, CPU)
+    seed_everything(1)
+    with amp.autocast():
+        result = synth.synthesize(config.schedule().warmup)
+    return result.losses["loss"].float(), None if result.images is None else result.images.float()
+
+
+def test_unknown_precision_is_a_clear_error():
+    with pytest.raises(BenchError, match=r"^unknown precision 'fp8'\. Valid: bf16, fp16, fp32$"):
+        plan_runs("fast5", "digits", precision="fp8")
+    with pytest.raises(BenchError, match="unknown precision 'int8'"):
+        Precision("int8")
+
+
+def test_precision_is_part_of_the_cell_and_compile_is_not():
+    fp32, = plan_runs("fast5", "digits")
+    bf16, = plan_runs("fast5", "digits", precision="bf16")
+    compiled, = plan_runs("fast5", "digits", compile=True)
+    assert bf16.grid_key != fp32.grid_key and compiled.grid_key == fp32.grid_key
+    assert any(note.startswith("precision bf16") for note in bf16.deviations)
+    assert not any("precision" in note for note in fp32.deviations)
+
+
+@pytest.mark.parametrize("method", ["fast5", "deepinv", "cmi", "dafl"])
+def test_bf16_round_matches_fp32(method):
+    loss32, images32 = one_step_round(method)
+    try:
+        loss16, images16 = one_step_round(method, "bf16")
+    except RuntimeError as error:  # pragma: no cover - CPUs without any bf16 kernels
+        pytest.skip(f"this CPU has no bf16 support: {error}")
+    assert loss16 == pytest.approx(float(loss32), rel=0.01)
+    if images32 is not None:
+        assert (images16 - images32).abs().mean() < 0.005
+
+
+@pytest.mark.parametrize("method", ["fast5", "deepinv"])
+def test_channels_last_changes_nothing(method):
+    loss, images = one_step_round(method)
+    loss_cl, images_cl = one_step_round(method, memory_format=torch.channels_last)
+    assert loss_cl == pytest.approx(float(loss), rel=1e-5)
+    torch.testing.assert_close(images_cl, images, atol=1e-5, rtol=0)
+
+
+def test_compiled_forward_passes_match_eager():
+    loss, images = one_step_round("fast5")
+    loss_c, images_c = one_step_round("fast5", compiled=True)
+    assert loss_c == pytest.approx(float(loss), rel=1e-5)
+    torch.testing.assert_close(images_c, images, atol=1e-5, rtol=0)
+
+
+def test_fp16_scales_the_loss_and_still_trains(cpu):
+    spec, = plan_runs("fast5", "digits", budget="smoke", sets=("warmup_frac=0",), precision="fp16")
+    task = make_task("digits")
+    amp = Precision("fp16", cpu)
+    student = task.build_model(spec.student)
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in student.parameters()]
+    with amp.autocast():
+        logits = student(task.normalize(torch.rand(8, *task.image_shape)))
+        assert logits.dtype == torch.float16
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(8) % 10)
+    amp.backward(loss)
+    assert amp.scaler.get_scale() == 2.0**16
+    amp.step(optimizer)
+    assert all(p.dtype == torch.float32 for p in student.parameters())  # fp32 master weights
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))
+    assert torch.isfinite(torch.cat([p.flatten() for p in student.parameters()])).all()
+
+
+def test_fp32_and_bf16_use_no_loss_scaling():
+    for name in ("fp32", "bf16"):
+        amp = Precision(name, CPU)
+        loss = torch.tensor(2.0, requires_grad=True)
+        amp.backward(loss)
+        assert loss.grad == 1.0  # unscaled
