@@ -62,3 +62,26 @@ def bench_settings(request):
     device = request.config.getoption("--bench-device") or ("cuda" if torch.cuda.is_available() else "cpu")
     return (request.config.getoption("--bench-shapes"), request.config.getoption("--bench-precision"),
             torch.device(device))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(uri: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Poll an MLflow server's /health until it answers 200; False if it died or took too long."""
+    import time
+    import urllib.request
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False

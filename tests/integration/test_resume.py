@@ -16,7 +16,6 @@ import torch
 from harness.plan import plan_runs
 from harness.runner import execute
 from harness.tracking import Tracker
-from tests.conftest import bench
 
 EPOCHS = 6
 ARGS = ["run", "--methods", "fast2", "--task", "digits", "--budget", "smoke", "--device", "cpu", "--quiet",

@@ -10,27 +10,18 @@ import csv
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 
 import pytest
 
 from harness.tracking import Tracker
-from tests.conftest import bench
+from tests.conftest import bench, free_port, wait_until_healthy
 
 SERVER_URI = os.environ.get("DFKD_TEST_POSTGRES_URI")
 pytestmark = pytest.mark.skipif(not SERVER_URI, reason="DFKD_TEST_POSTGRES_URI is not set "
                                                        "(.ci/run starts PostgreSQL and sets it)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -57,18 +48,9 @@ def server(database, tmp_path):
                                 "--port", str(port), "--results-dir", str(tmp_path / "server")],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("bench serve did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
-        time.sleep(0.5)
+    if not wait_until_healthy(uri, process, timeout=180):
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("bench serve did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
     yield uri
     os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
     try:

@@ -5,11 +5,8 @@ reproduces its resolved config and seed."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,13 +14,7 @@ import pytest
 from harness.plan import plan_runs
 from harness.runner import execute
 from harness.tracking import Tracker
-from tests.conftest import bench
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import bench, free_port, wait_until_healthy
 
 
 @pytest.fixture
@@ -35,18 +26,9 @@ def mlflow_server(tmp_path):
                                 "--artifacts-destination", str(tmp_path / "server-artifacts")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            process.terminate()
-            pytest.fail("mlflow server did not start within 120 s")
-        time.sleep(0.5)
+    if not wait_until_healthy(uri, process, timeout=120):
+        process.terminate()
+        pytest.fail("mlflow server did not start within 120 s")
     yield uri
     process.terminate()
     process.wait(timeout=30)
