@@ -17,7 +17,8 @@ RESULTS_HELP = "Holds the default tracking store (mlflow.db), artifacts and chec
 
 
 class BenchGroup(click.Group):
-    """Turns ``BenchError`` into a one-line message and exit code 2 (a traceback with --debug)."""
+    """Turns ``BenchError`` and a command's bad flags into a one-line message and exit code 2 (a
+    traceback with --debug); ``-h`` says how to call a command, the error need not repeat it."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -26,6 +27,9 @@ class BenchGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             click.echo(f"Error: {error}", err=True)
+            sys.exit(2)
+        except click.UsageError as error:
+            click.echo(f"Error: {error.format_message()}", err=True)
             sys.exit(2)
 
 

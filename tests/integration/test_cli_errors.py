@@ -25,6 +25,9 @@ CASES = [
     (["--methods", "deepinv", "--set", "select=worst"], "invalid value 'worst' for select. Valid: last, best"),
     (["--methods", "fast5", "--seeds", "a,b"], "malformed seed list 'a,b'"),
     (["--methods", "fast5", "--device", "gpu"], "invalid device 'gpu'. Valid: auto, cpu, cuda, cuda:N"),
+    (["--methods", "fast5", "--precision", "fp8"],
+     "Invalid value for '--precision': 'fp8' is not one of 'fp32', 'bf16', 'fp16'"),
+    (["--methods", "fast5", "--epochs", "3"], "No such option '--epochs'"),
 ]
 if not torch.cuda.is_available():
     CASES.append((["--methods", "fast5", "--device", "cuda:1"], "device 'cuda:1' is not available"))
