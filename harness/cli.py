@@ -39,6 +39,16 @@ def data_options(func):
                         help="Dataset root (default: $DFKD_DATA, else the user cache).")(func)
 
 
+def grid_options(func):
+    """The flags that pick and configure cells, the same for `run` and `sweep`."""
+    func = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                        help="Override a config field for every selected method that has it (repeatable).")(func)
+    func = click.option("--budget", default=None, help="paper, quick or smoke (default: the task's).")(func)
+    func = click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")(func)
+    return click.option("--methods", required=True,
+                        help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")(func)
+
+
 def performance_options(func):
     func = click.option("--compile", "compile_", is_flag=True,
                         help="torch.compile the teacher's and student's forward passes.")(func)
@@ -71,14 +81,10 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.option("--methods", required=True, help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")
+@grid_options
 @click.option("--task", "task_name", default="digits", show_default=True, help="Task name (see `bench list tasks`).")
 @click.option("--pairs", default=None, help="Comma-separated teacher-student pairs (default: the task's first).")
-@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
-@click.option("--budget", default=None, help="paper, quick or smoke (default: the task's).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-              help="Override a config field for every selected method that has it (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--resume", is_flag=True,
               help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
@@ -298,14 +304,10 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
 
 
 @cli.command()
-@click.option("--methods", required=True, help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")
+@grid_options
 @click.option("--tasks", default="digits", show_default=True, help="Comma-separated tasks.")
 @click.option("--pairs", default=None, help="Comma-separated pairs, for every task (default: each task's first).")
-@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
-@click.option("--budget", default=None, help="paper, quick or smoke (default: each task's).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (each cell gets its own GPU).")
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-              help="Override a config field for every selected method that has it (repeatable).")
 @click.option("--launcher", type=click.Choice(["local", "slurm", "ray"]), default="local", show_default=True,
               help="Where cells run: this machine, Slurm (submitit) or Ray.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
