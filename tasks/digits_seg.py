@@ -49,8 +49,10 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
         "fast": _QUICK_POOL,
         "dafl": _QUICK_GENERATIVE,
         "dfad": _QUICK_GENERATIVE,
-        "scratch": {"epochs": 15, "batch_size": 64},
-        "kd": {"epochs": 15, "batch_size": 64},
+        # 30 epochs: at 15 the 12.5k-parameter student was still climbing when the lr decayed
+        # (mIoU 0.58-0.92 over seeds).
+        "scratch": {"epochs": 30, "batch_size": 64},
+        "kd": {"epochs": 30, "batch_size": 64},
     },
     "smoke": {
         "fast_meta": {**_SMOKE, "g_steps": 2},

@@ -215,7 +215,7 @@ def test_budgets_and_method_defaults(task):
                                                  "synthesis_batch_size": 64}
     assert task.budget("quick", "dfad") == {"epochs": 20, "ep_steps": 40, "batch_size": 64,
                                             "synthesis_batch_size": 64}
-    assert task.budget("quick", "kd") == {"epochs": 15, "batch_size": 64}
+    assert task.budget("quick", "kd") == {"epochs": 30, "batch_size": 64}
     assert task.budget("smoke", "fast")["g_steps"] == 2 and "g_steps" not in task.budget("smoke", "dafl")
     assert task.budget("smoke", "scratch") == {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
     assert task.method_defaults("fast")["oh"] == 0.0 and task.method_defaults("deepinv") == {"oh": 0.0, "T": 1.0}
