@@ -178,8 +178,11 @@ def teacher() -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--epochs", type=int, default=None, help="Override the task's teacher recipe.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--pretrained-backbone", is_flag=True,
+              help="Start from torchvision's ImageNet backbone (NYUv2's DeepLabs; the weights must download "
+                   "or be in the torch hub cache).")
 @data_options
-def teacher_train(task_name, arch, device, epochs, seed, data_root, download) -> None:
+def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, data_root, download) -> None:
     """Train a teacher on the task's real training split and cache it."""
     from dataclasses import replace
 
@@ -197,7 +200,8 @@ def teacher_train(task_name, arch, device, epochs, seed, data_root, download) ->
             raise BenchError(f"invalid value {epochs} for --epochs: must be >= 1")
         recipe = replace(recipe, epochs=epochs)
     seed_everything(seed)
-    info = teachers.train(task, arch, resolve_device(device), recipe,
+    model = task.build_pretrained(arch) if pretrained_backbone else None
+    info = teachers.train(task, arch, resolve_device(device), recipe, model=model,
                           on_epoch=lambda e, m: click.echo(f"epoch {e}: {task.metric} {m[task.metric]:.4f}"))
     click.echo(f"teacher {arch} for {task.name}: {task.metric} {info.metric:.4f}, saved to {info.path} "
                f"(sha256 {info.sha256[:12]})")

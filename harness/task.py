@@ -46,6 +46,10 @@ class Task(ABC):
     @abstractmethod
     def build_model(self, arch: str) -> nn.Module: ...
 
+    def build_pretrained(self, arch: str) -> nn.Module:
+        """``arch`` with an ImageNet-pretrained backbone, for teacher training (NYUv2's DeepLabs)."""
+        raise BenchError(f"task {self.name} has no ImageNet-pretrained backbones: train without --pretrained-backbone")
+
     def pair(self, name: str | None) -> tuple[str, str]:
         name = name or next(iter(self.pairs))
         if name not in self.pairs:

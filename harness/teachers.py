@@ -65,9 +65,10 @@ def load_weights(model: nn.Module, state_dict: dict, source: str) -> None:
 
 
 def train(task: Task, arch: str, device: torch.device, recipe: Recipe | None = None,
-          path: Path | None = None, on_epoch=None) -> TeacherInfo:
-    """Train a teacher on the task's real training split and cache it atomically."""
-    model = task.build_model(arch).to(device)
+          path: Path | None = None, on_epoch=None, model: nn.Module | None = None) -> TeacherInfo:
+    """Train a teacher (``model``, else a fresh ``arch``) on the task's real training split and
+    cache it atomically."""
+    model = (model or task.build_model(arch)).to(device)
     metrics = fit(model, task, device, recipe or task.teacher_recipe(arch), on_epoch=on_epoch)
     path = path or default_path(task, arch)
     atomic_save({"state_dict": model.state_dict(), "arch": arch, "task": task.name,

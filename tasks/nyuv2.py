@@ -184,6 +184,15 @@ class NYUv2(SegmentationTask):
             raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
         return build(arch, self.num_classes)
 
+    def build_pretrained(self, arch: str) -> torch.nn.Module:
+        self.build_model(arch)  # an unknown arch is the usual error
+        try:
+            return build(arch, self.num_classes, pretrained_backbone=True)
+        except Exception as error:  # no network and nothing in the torch hub cache
+            raise BenchError(f"could not load torchvision's ImageNet weights for {arch}'s backbone "
+                             f"({type(error).__name__}: {error}); they download to the torch hub cache "
+                             f"($TORCH_HOME), where they can also be put by hand") from None
+
     def teacher_recipe(self, arch: str) -> Recipe:
         # Chosen: DFAD-REPO trains its teacher with `train_teacher_seg.py --lr 0.05 --scheduler`
         # (spec §8.3); batch 16 of 128x128 crops, 100 epochs (about 5,000 steps on 795 frames),

@@ -83,17 +83,17 @@ def deeplabv3_mobilenetv2(num_classes: int = 13, pretrained_backbone: bool = Fal
     return DeepLabV3(backbone, DeepLabHead(320, num_classes))
 
 
-ARCHS: dict[str, Callable[[int], nn.Module]] = {
+ARCHS: dict[str, Callable[..., nn.Module]] = {
     "deeplabv3_resnet50": deeplabv3_resnet50,
     "deeplabv3_mobilenetv2": deeplabv3_mobilenetv2,
     "deeplabv3_mobilenet": deeplabv3_mobilenetv2,  # the reference's registry name (spec §8.3)
 }
 
 
-def build(arch: str, num_classes: int) -> nn.Module:
+def build(arch: str, num_classes: int, pretrained_backbone: bool = False) -> nn.Module:
     """Build a segmentation model by registry name; unknown names fail with the known ones."""
     try:
         builder = ARCHS[arch]
     except KeyError:
         raise ValueError(f"unknown segmentation arch {arch!r}; known: {sorted(ARCHS)}") from None
-    return builder(num_classes)
+    return builder(num_classes, pretrained_backbone=pretrained_backbone)

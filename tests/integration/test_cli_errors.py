@@ -45,6 +45,13 @@ def test_bad_input_is_one_line_exit_2_and_logs_nothing(args, message, tmp_path):
     assert not (results / "mlflow.db").exists()
 
 
+def test_pretrained_backbone_on_a_task_without_one_is_one_line():
+    outcome = CliRunner().invoke(cli, ["teacher", "train", "--task", "digits", "--pretrained-backbone"])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == ("Error: task digits has no ImageNet-pretrained backbones: "
+                              "train without --pretrained-backbone\n")
+
+
 def test_config_show_names_the_source_of_every_field():
     outcome = CliRunner().invoke(cli, ["config", "show", "--method", "deepinv:g_steps=5", "--set", "lr=0.05"])
     assert outcome.exit_code == 0, outcome.output
