@@ -58,13 +58,23 @@ def test_precision_is_part_of_the_cell_and_compile_is_not():
     assert not any("precision" in note for note in fp32.deviations)
 
 
+def cpu_runs_bf16() -> bool:
+    """A bf16 autocast convolution and its backward, probed alone: a method's own bf16 bug (CMI's
+    memory bank once rejected bf16 features) must fail the test, not skip it."""
+    try:
+        x = torch.rand(2, 1, 8, 8, requires_grad=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.functional.conv2d(x, torch.rand(2, 1, 3, 3)).sum().backward()
+        return True
+    except RuntimeError:
+        return False
+
+
+@pytest.mark.skipif(not cpu_runs_bf16(), reason="this CPU has no bf16 convolution kernels")
 @pytest.mark.parametrize("method", ["fast5", "deepinv", "cmi", "dafl"])
 def test_bf16_round_matches_fp32(method):
     loss32, images32 = one_step_round(method)
-    try:
-        loss16, images16 = one_step_round(method, "bf16")
-    except RuntimeError as error:  # pragma: no cover - CPUs without any bf16 kernels
-        pytest.skip(f"this CPU has no bf16 support: {error}")
+    loss16, images16 = one_step_round(method, "bf16")
     assert loss16 == pytest.approx(float(loss32), rel=0.01)
     if images32 is not None:
         assert (images16 - images32).abs().mean() < 0.005
