@@ -176,8 +176,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
                                                "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
                              "config.json")
         while job.progress.epoch < spec.config.epochs:
-            interrupt.check()
-            report = job.run_epoch(on_round=checkpoints.save_round)
+            report = job.run_epoch(on_round=checkpoints.save_round)  # checks for stop requests itself
             checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
                                    report.metrics)
             if report.epoch not in logged:  # an epoch re-run after a fallback is logged once
@@ -188,7 +187,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
             bar.update(1)
             bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
                             syn_s=f"{job.stopwatch['synthesis']:.1f}")
-        interrupt.check()
+        interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
         total = elapsed + time.perf_counter() - started
         tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device),
                             step=job.progress.epoch - 1)
