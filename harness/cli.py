@@ -205,6 +205,9 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
                           on_epoch=lambda e, m: click.echo(f"epoch {e}: {task.metric} {m[task.metric]:.4f}"))
     click.echo(f"teacher {arch} for {task.name}: {task.metric} {info.metric:.4f}, saved to {info.path} "
                f"(sha256 {info.sha256[:12]})")
+    if arch in task.shipped_teachers:
+        click.echo(f"It replaces the shipped teacher (sha256 {task.shipped_teachers[arch][:12]}) for every run that "
+                   f"reads this cache; delete {info.path} to use the shipped one again.")
 
 
 @teacher.command("import")

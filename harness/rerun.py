@@ -14,7 +14,7 @@ def spec_from_record(tracker: Tracker, run_id: str, data_root: str | None = None
     """The run spec that reproduces ``run_id``: same grid key, same resolved config and seed.
 
     The record's params override today's defaults (``--set`` layer), so a changed preset does not
-    change the re-run; the cached teacher must be the recorded one (same sha256).
+    change the re-run; the teacher a run would use must be the recorded one (same sha256).
     """
     try:
         run = tracker.get_run(run_id)
@@ -34,8 +34,8 @@ def spec_from_record(tracker: Tracker, run_id: str, data_root: str | None = None
         spec = plan_runs(**plan, sets=tuple(f"{k}={v}" for k, v in changed.items()))[0]
     recorded_sha = tags.get("dfkd.teacher_sha256")
     if recorded_sha:
-        path = teachers.default_path(make_task(spec.task, data_root), spec.teacher)
-        if not path.is_file() or teachers.sha256_of(path) != recorded_sha:
-            raise BenchError(f"the cached {spec.teacher} teacher at {path} is not the one run {run_id} used "
+        path = teachers.locate(make_task(spec.task, data_root), spec.teacher)
+        if teachers.sha256_of(path) != recorded_sha:
+            raise BenchError(f"the {spec.teacher} teacher at {path} is not the one run {run_id} used "
                              f"(sha256 {recorded_sha[:12]}...): import that checkpoint first")
     return spec

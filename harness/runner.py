@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import random
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 
 import harness
-from harness import interrupt, teachers
+from harness import interrupt, provenance, teachers
 from harness.checkpoint import atomic_save
 from harness.config import flatten
 from harness.devices import peak_memory_mb, resolve_device
@@ -38,15 +37,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def git_sha() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
@@ -88,16 +78,15 @@ class Built:
         return self.job
 
 
-def build(spec: RunSpec, device: torch.device, on_teacher_epoch=None) -> Built:
-    """Seed, load (or train) the teacher, and construct student, synthesizer, pool and loop."""
+def build(spec: RunSpec, device: torch.device) -> Built:
+    """Seed, load the teacher, and construct student, synthesizer, pool and loop."""
     seed_everything(spec.seed)
     task = make_task(spec.task, spec.data_root, spec.download)
     task.test_set()  # a missing dataset is an error now, before any run exists in the store
     _, method, _ = lookup_method(spec.method)
     teacher = info = None
     if getattr(method.cls, "needs_teacher", True):
-        teacher, info = teachers.load(task, spec.teacher, device, on_epoch=on_teacher_epoch)
-    seed_everything(spec.seed)  # teacher training on first use must not shift the run's randomness
+        teacher, info = teachers.load(task, spec.teacher, device)
     student = task.build_model(spec.student).to(device)
     configure_backends(device)
     for model in (teacher, student):
@@ -122,13 +111,12 @@ def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict,
             "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
             "dfkd.seed": spec.seed, "dfkd.budget": spec.budget, "dfkd.grid_key": spec.grid_key,
             "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
-            "dfkd.task_version": task.version, "dfkd.git_sha": git_sha(), "dfkd.device": f"{device} ({device_name})",
+            "dfkd.task_version": task.version, "dfkd.device": f"{device} ({device_name})",
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
             "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time()),
             "dfkd.precision": spec.precision, "dfkd.compile": str(spec.compile).lower()}
-    from harness.sweep import concurrency_tags  # `bench sweep` ran this CPU cell beside others
-    tags.update(concurrency_tags())
+    tags.update({**provenance.git_state().tags(), **provenance.cpu_tags(), **provenance.concurrency_tags()})
     schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
     params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
     return tags, params
@@ -146,7 +134,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     device = resolve_device(device_name)
     bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
                dynamic_ncols=True)
-    built = build(spec, device, lambda e, m: bar.set_postfix_str(f"training teacher, epoch {e}"))
+    built = build(spec, device)
     task, student, job = built.task, built.student, built.job
     elapsed, logged = 0.0, set()
     if resume_run:

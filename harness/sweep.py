@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable
 import click
 
 from harness.errors import BenchError
+from harness.provenance import CONCURRENT_ENV
 
 if TYPE_CHECKING:
     from submitit.helpers import DelayedSubmission
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from harness.plan import RunSpec
     from harness.tracking import Tracker
 
-CONCURRENT_ENV = "DFKD_CONCURRENT_JOBS"
 FORWARDED = ("DFKD_", "MLFLOW_")  # teacher cache, data root, tracking credentials: every cell needs them
 EXTRAS = {"slurm": ("submitit", "submitit"), "ray": ("ray", "Ray")}  # launcher -> (module, what it is)
 DEVICES = ("auto", "cpu", "cuda")
@@ -43,12 +43,6 @@ DEVICES = ("auto", "cpu", "cuda")
 # process of the job step, the cell's too. The job's callable (SlurmCell.checkpoint) stops the cell
 # cleanly; the cell must not die of USR2 first. An ignored signal stays ignored across exec.
 IGNORE_USR2 = ("sh", "-c", 'trap "" USR2; exec "$@"', "sh")
-
-
-def concurrency_tags() -> dict[str, str]:
-    """For the run record: how many CPU cells shared this machine's cores (not a solo timing)."""
-    jobs = os.environ.get(CONCURRENT_ENV)
-    return {"dfkd.concurrent_jobs": jobs} if jobs else {}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ class Task(ABC):
     pairs: ClassVar[dict[str, tuple[str, str]]]
     default_budget: ClassVar[str] = "paper"
     metric: ClassVar[str] = "acc"
-    trains_teacher_on_first_use: ClassVar[bool] = False
+    # arch -> sha256 of the teacher checkpoint the task ships (``teachers/<task>/<arch>.pt`` beside
+    # its module): every install then runs the teacher its committed results were produced with.
+    shipped_teachers: ClassVar[dict[str, str]] = {}
     notes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:

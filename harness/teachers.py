@@ -2,14 +2,18 @@
 
 Cache layout: ``$DFKD_HOME/teachers/<task>/<arch>.pt`` (``DFKD_HOME`` defaults to the user's
 cache directory). A checkpoint holds ``state_dict`` (the reference's key), ``arch``, ``task``,
-``task_version`` and ``metrics``; its sha256 and metric are logged as tags of every run using it.
+``task_version``, ``metrics`` and how it was made; its sha256 and metric are logged as tags of every
+run using it. Embedded tasks ship their teachers (package data, sha256 pinned in the task's code):
+a run uses the cached teacher when there is one for the task's version, else the shipped one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +21,7 @@ from torch import nn
 
 from harness.checkpoint import atomic_save, safe_load
 from harness.errors import BenchError
+from harness.provenance import git_state
 from harness.supervised import Recipe, fit
 from harness.task import Task
 
@@ -69,30 +74,58 @@ def train(task: Task, arch: str, device: torch.device, recipe: Recipe | None = N
     """Train a teacher (``model``, else a fresh ``arch``) on the task's real training split and
     cache it atomically."""
     model = (model or task.build_model(arch)).to(device)
-    metrics = fit(model, task, device, recipe or task.teacher_recipe(arch), on_epoch=on_epoch)
+    recipe = recipe or task.teacher_recipe(arch)
+    metrics = fit(model, task, device, recipe, on_epoch=on_epoch)
     path = path or default_path(task, arch)
     atomic_save({"state_dict": model.state_dict(), "arch": arch, "task": task.name,
-                 "task_version": task.version, "metrics": metrics}, path)
+                 "task_version": task.version, "metrics": metrics,
+                 "provenance": {**git_state().tags(), "recipe": json.dumps(asdict(recipe))}}, path)
     return TeacherInfo(path, sha256_of(path), metrics[task.metric])
 
 
-def load(task: Task, arch: str, device: torch.device, path: str | Path | None = None,
-         on_epoch=None) -> tuple[nn.Module, TeacherInfo]:
-    """A frozen, eval-mode teacher; embedded tasks train (and cache) theirs on first use, and again
-    when the cached one records another version of the task's data (one that records none, e.g.
-    placed there by hand, is used as it is)."""
-    resolved = Path(path) if path else default_path(task, arch)
-    checkpoint = safe_load(resolved) if resolved.is_file() else None
-    trains_here = path is None and task.trains_teacher_on_first_use
-    trained_on = checkpoint.get("task_version", task.version) if isinstance(checkpoint, dict) else task.version
-    if trains_here and (checkpoint is None or trained_on != task.version):
-        train(task, arch, device, path=resolved, on_epoch=on_epoch)
-        checkpoint = safe_load(resolved)
-    if checkpoint is None:
-        raise BenchError(
-            f"no {arch} teacher for task {task.name} at {resolved}. Train one with "
-            f"'bench teacher train --task {task.name} --arch {arch}' or bring one with "
-            f"'bench teacher import PATH --task {task.name} --arch {arch}'")
+def shipped_path(task: Task, arch: str) -> Path:
+    """Where a task ships a teacher: ``teachers/<task>/<arch>.pt`` beside the task's module."""
+    return Path(inspect.getfile(type(task))).parent / "teachers" / task.name / f"{arch}.pt"
+
+
+def _shipped(task: Task, arch: str) -> Path:
+    """The shipped teacher, checked against the sha256 pinned in the task's code."""
+    path, pinned = shipped_path(task, arch), task.shipped_teachers[arch]
+    actual = sha256_of(path) if path.is_file() else "missing"
+    if actual != pinned:
+        raise BenchError(f"the shipped {arch} teacher of task {task.name} at {path} is damaged or missing "
+                         f"(sha256 {actual[:12]}, pinned {pinned[:12]}): reinstall dfkd-bench")
+    return path
+
+
+def locate(task: Task, arch: str) -> Path:
+    """The checkpoint a run of ``task`` uses as its ``arch`` teacher.
+
+    The cache wins (a teacher the user trained or imported) while it was made on this version of
+    the task's data; otherwise the task's shipped teacher, so that every fresh install runs the
+    very teacher the committed results were produced with.
+    """
+    cached = default_path(task, arch)
+    stale = None
+    if cached.is_file():
+        checkpoint = safe_load(cached)
+        version = checkpoint.get("task_version", task.version) if isinstance(checkpoint, dict) else task.version
+        if version == task.version:
+            return cached
+        stale = (f"the cached {arch} teacher at {cached} was trained on version {version} of task {task.name} "
+                 f"(now {task.version}): retrain it with 'bench teacher train --task {task.name} --arch {arch}'")
+    if arch in task.shipped_teachers:
+        return _shipped(task, arch)
+    raise BenchError(stale or (
+        f"no {arch} teacher for task {task.name} at {cached}. Train one with "
+        f"'bench teacher train --task {task.name} --arch {arch}' or bring one with "
+        f"'bench teacher import PATH --task {task.name} --arch {arch}'"))
+
+
+def load(task: Task, arch: str, device: torch.device, path: str | Path | None = None) -> tuple[nn.Module, TeacherInfo]:
+    """A frozen, eval-mode teacher from ``path``, else from :func:`locate`."""
+    resolved = Path(path) if path else locate(task, arch)
+    checkpoint = safe_load(resolved)
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise BenchError(f"teacher checkpoint {str(resolved)!r} holds no state_dict")

@@ -77,7 +77,7 @@ class Digits(Task):
     hflip = False  # digits are not flip-invariant
     pairs = {"cnn_large-cnn_small": ("cnn_large", "cnn_small")}
     default_budget = "quick"
-    trains_teacher_on_first_use = True
+    shipped_teachers = {}
     notes = ("task digits: embedded task, no reference settings; generator and budgets chosen (spec §12)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:

@@ -144,7 +144,7 @@ class DigitsSeg(SegmentationTask):
     hflip = False  # digits are not flip-invariant
     pairs = {"unet_large-unet_small": ("unet_large", "unet_small")}
     default_budget = "quick"
-    trains_teacher_on_first_use = True
+    shipped_teachers = {}
     notes = ("task digits-seg: embedded task, no reference settings; chosen (spec §12, §8.5 proposal for Fast)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:

@@ -1,5 +1,5 @@
-"""Shared fixtures. Every test session gets its own teacher cache (``DFKD_HOME``) unless one is
-given, so the digits teacher is trained once per session and never read from a user's cache."""
+"""Shared fixtures. Every test session gets its own, empty teacher cache (``DFKD_HOME``) unless one
+is given, so runs use the shipped teachers and never a user's cached one."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def cpu():
 
 @pytest.fixture(scope="session")
 def digits_teacher(cpu):
-    """The cached digits teacher (trained on first use, about 20 s on 2 cores)."""
+    """The shipped digits teacher."""
     from harness import teachers
     from tasks.digits import Digits
     return teachers.load(Digits(), "cnn_large", cpu)

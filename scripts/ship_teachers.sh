@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Train the embedded tasks' teachers (seed 0, each task's recipe) from a clean tree and place them
+# where the tasks ship them (tasks/teachers/<task>/<arch>.pt), then print the sha256 to pin in the
+# task's `shipped_teachers`. Minutes on a 2-core CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+require_clean_tree
+DFKD_HOME="$(mktemp -d)"
+export DFKD_HOME
+for entry in digits:cnn_large digits-seg:unet_large; do
+    task=${entry%%:*} arch=${entry##*:}
+    bench teacher train --task "$task" --arch "$arch" --seed 0 --device cpu
+    mkdir -p "tasks/teachers/$task"
+    cp "$DFKD_HOME/teachers/$task/$arch.pt" "tasks/teachers/$task/$arch.pt"
+    echo "$task $arch sha256 $(sha256sum "tasks/teachers/$task/$arch.pt" | cut -d' ' -f1)"
+done
+rm -rf "$DFKD_HOME"
