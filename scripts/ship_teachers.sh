@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 require_clean_tree
 DFKD_HOME="$(mktemp -d)"
 export DFKD_HOME
-for entry in digits:cnn_large digits-seg:unet_large; do
+ENTRIES=(digits:cnn_large digits-seg:unet_large)
+# Train every teacher before placing any: a placed file would make the tree dirty for the next one.
+for entry in "${ENTRIES[@]}"; do
+    bench teacher train --task "${entry%%:*}" --arch "${entry##*:}" --seed 0 --device cpu
+done
+for entry in "${ENTRIES[@]}"; do
     task=${entry%%:*} arch=${entry##*:}
-    bench teacher train --task "$task" --arch "$arch" --seed 0 --device cpu
     mkdir -p "tasks/teachers/$task"
-    cp "$DFKD_HOME/teachers/$task/$arch.pt" "tasks/teachers/$task/$arch.pt"
+    install -m 644 "$DFKD_HOME/teachers/$task/$arch.pt" "tasks/teachers/$task/$arch.pt"
     echo "$task $arch sha256 $(sha256sum "tasks/teachers/$task/$arch.pt" | cut -d' ' -f1)"
 done
 rm -rf "$DFKD_HOME"
