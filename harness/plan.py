@@ -101,12 +101,32 @@ def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: 
     ])
 
 
-def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: Resolved) -> tuple[str, ...]:
+def planned_images(spec: MethodSpec, config: Any) -> int:
+    """Images a run of ``config`` synthesises: the pool's rounds, or every generated batch
+    (generator updates and KD batches) for generative methods; 0 for baselines."""
+    if not hasattr(config, "synthesis_batch_size"):
+        return 0
+    schedule = config.schedule()
+    per_round = config.synthesis_batch_size
+    if spec.cls.generates_on_sample:
+        per_round = config.g_steps * config.synthesis_batch_size + config.kd_steps * config.batch_size
+    return schedule.epochs * schedule.rounds_per_epoch * per_round
+
+
+def budget_note(budget: str, resolved: Resolved, paper: Resolved) -> str | None:
+    """What a budget changes against the paper settings, field by field (true by construction)."""
+    changed = [f"{name} {getattr(resolved.config, name)} (paper {getattr(paper.config, name)})"
+               for name, source in resolved.sources.items()
+               if source == "budget" and getattr(resolved.config, name) != getattr(paper.config, name)]
+    return f"budget {budget}: {', '.join(changed)}; schedules scaled (§12)" if changed else None
+
+
+def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: Resolved,
+               paper: Resolved) -> tuple[str, ...]:
     """Every departure from the reference for this cell (spec §12), for ``dfkd.deviations``."""
     notes = [*task.notes, *task.cell_notes(pair, spec.family), *spec.notes,
              *spec.cls.deviations(resolved.config, task)]
-    if budget != "paper":
-        notes.append(f"budget {budget}: fewer epochs/steps than the paper; schedules scaled (§12)")
+    notes += filter(None, [budget_note(budget, resolved, paper)])
     notes += [f"{k}={v} ({resolved.sources[k]})" for k, v in resolved.overridden().items()]
     return tuple(notes)
 
@@ -144,8 +164,9 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
         for pair in pair_names:
             teacher, student = task.pair(pair)
             resolved = resolve_cell(task, spec, pair, budget, variant, overrides)
+            paper = resolve_cell(task, spec, pair, "paper", variant, overrides)
             label = canonical_variant(canonical, {k: getattr(resolved.config, k) for k in variant})
-            notes = deviations(task, spec, pair, budget, resolved)
+            notes = deviations(task, spec, pair, budget, resolved, paper)
             if precision != "fp32":
                 notes += (f"precision {precision}: autocast forward passes, fp32 weights (the reference runs fp32)",)
             for seed in seed_values:

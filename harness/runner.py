@@ -21,7 +21,7 @@ from harness.checkpoint import atomic_save
 from harness.config import flatten
 from harness.devices import peak_memory_mb, resolve_device
 from harness.distill import Distiller
-from harness.plan import RunSpec, lookup_method, make_task
+from harness.plan import RunSpec, lookup_method, make_task, planned_images, resolve_cell
 from harness.precision import Precision, configure_backends, prepare
 from harness.resume import CheckpointDir, set_rng_state
 from harness.pool import ImagePool
@@ -47,15 +47,9 @@ def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
 
 def paper_images(spec: RunSpec, task) -> int:
     """Images a ``paper``-budget run of this cell synthesises (for the projected hours, §12)."""
-    from harness.plan import resolve_cell
     _, method, _ = lookup_method(spec.method)
     variant_fields = {k: v for k, v in spec.resolved.overridden().items() if spec.resolved.sources[k] == "variant"}
-    paper = resolve_cell(task, method, spec.pair, PAPER_BUDGET, variant_fields, {}).config
-    schedule = paper.schedule()
-    if method.cls.generates_on_sample:
-        return schedule.epochs * schedule.rounds_per_epoch * (paper.g_steps * paper.synthesis_batch_size
-                                                              + paper.kd_steps * paper.batch_size)
-    return schedule.epochs * schedule.rounds_per_epoch * paper.synthesis_batch_size
+    return planned_images(method, resolve_cell(task, method, spec.pair, PAPER_BUDGET, variant_fields, {}).config)
 
 
 @dataclass

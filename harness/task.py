@@ -33,6 +33,9 @@ class Task(ABC):
     # its module): every install then runs the teacher its committed results were produced with.
     shipped_teachers: ClassVar[dict[str, str]] = {}
     notes: ClassVar[tuple[str, ...]] = ()
+    # budget (paper, quick, smoke) -> method family -> config overrides; every family the task
+    # supports needs an entry in every budget (``paper`` entries are usually empty).
+    budgets: ClassVar[dict[str, dict[str, dict[str, Any]]]]
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
         self.data_root, self.download = data_root, download
@@ -84,9 +87,15 @@ class Task(ABC):
         """Deviations specific to a (pair, method family) cell, e.g. settings the reference never gave."""
         return []
 
-    @abstractmethod
     def budget(self, budget: str, family: str) -> dict[str, Any]:
-        """Overrides for ``budget`` (paper, quick, smoke) and a method family."""
+        """Overrides for ``budget`` (paper, quick, smoke) and a method family, from an explicit
+        entry of ``budgets``: a missing one is an error, never a silent fall back to the paper
+        settings (days on a CPU)."""
+        table = self.budgets.get(budget, {})
+        if family not in table:
+            raise BenchError(f"task {self.name} has no {budget!r} budget for {family}: add an entry to "
+                             f"{type(self).__name__}.budgets (its {budget!r} entries: {', '.join(table) or 'none'})")
+        return dict(table[family])
 
     # -- on-device image handling -----------------------------------------------------------
     def _mean_std(self, device: torch.device) -> tuple[Tensor, Tensor]:

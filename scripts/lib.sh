@@ -10,3 +10,37 @@ require_clean_tree() {
         exit 2
     fi
 }
+
+# Run one committed table's grid with `bench sweep`: one cell at a time (each its own `bench run`
+# process, timed alone), FINISHED cells skipped and interrupted ones resumed when the script is
+# run again. CORES (e.g. CORES=0) pins every cell to those cores, one thread per core; the runs
+# record the cores and threads they had (dfkd.cpu_cores, dfkd.threads), so a table says how it
+# was timed. Usage: sweep_table RESULTS_DIR bench-sweep-flags...
+sweep_table() {
+    local results=$1
+    shift
+    mkdir -p "$results"
+    local pin=()
+    if [ -n "${CORES:-}" ]; then
+        pin=(taskset -c "$CORES")
+        export OMP_NUM_THREADS=$(( $(echo "$CORES" | tr -cd ',' | wc -c) + 1 ))
+    fi
+    "${pin[@]}" bench sweep --jobs 1 --device cpu --results-dir "$results" "$@"
+}
+
+# Render results/leaderboards/NAME.{md,csv,tex} from the committed export results/runs/NAME.csv.
+render_table() {
+    local name=$1 export="results/runs/$1.csv" task
+    task=$(python -c "import pandas, sys; print(pandas.read_csv(sys.argv[1])['tags.dfkd.task'].iloc[0])" "$export")
+    for format in github:md csv:csv latex:tex; do
+        bench leaderboard --task "$task" --from "$export" --format "${format%%:*}" \
+            --output "results/leaderboards/$name.${format##*:}"
+    done
+}
+
+# Export a finished table's runs beside the committed tables and render them from the export.
+export_table() {
+    local task=$1 results=$2 name=$3
+    bench export --task "$task" --results-dir "$results" --output "results/runs/$name.csv"
+    render_table "$name"
+}

@@ -4,11 +4,7 @@
 # (github), .csv and .tex. Usage: scripts/render_leaderboards.sh   (no store needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 for export in results/runs/*.csv; do
-    name=$(basename "$export" .csv)
-    task=$(python -c "import pandas, sys; print(pandas.read_csv(sys.argv[1])['tags.dfkd.task'].iloc[0])" "$export")
-    for format in github:md csv:csv latex:tex; do
-        bench leaderboard --task "$task" --from "$export" --format "${format%%:*}" \
-            --output "results/leaderboards/$name.${format##*:}"
-    done
+    render_table "$(basename "$export" .csv)"
 done

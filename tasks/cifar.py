@@ -43,6 +43,7 @@ _QUICK = {
     "cmi": {"epochs": 10, "kd_steps": 100, "ep_steps": 100},
     **{family: {"epochs": 20, "ep_steps": 100} for family in ("dafl", "zskt", "dfad")},
     "dfq": {"epochs": 20, "ep_steps": 100},
+    "teacher": {},
     "scratch": {"epochs": 30},
     "kd": {"epochs": 30},
 }
@@ -55,9 +56,13 @@ _SMOKE = {
     "deepinv": {**_SMOKE_DATA_FREE, "g_steps": 2},
     "cmi": {**_SMOKE_DATA_FREE, "g_steps": 2, "bank_size": 256, "n_neg": 64},
     "dfq": {**_SMOKE_DATA_FREE, "kd_steps": 1},
+    "teacher": {"eval_batch_size": 256},
     "scratch": {"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
     "kd": {"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
 }
+_BASELINES = ("teacher", "scratch", "kd")
+_BUDGETS = {"paper": {family: {} for family in (*_FAST_FAMILIES, *_BASELINE_FAMILIES, *_BASELINES)},
+            "quick": _QUICK, "smoke": _SMOKE}
 
 
 def data_root(explicit: str | None) -> Path:
@@ -78,6 +83,7 @@ class _Cifar(Task):
     crop_padding = 4
     hflip = True
     pairs = PAIRS
+    budgets = _BUDGETS
     default_budget = "paper"
 
     @cached_property
@@ -125,8 +131,6 @@ class _Cifar(Task):
                     f"CIFAR-10 settings are used (spec §6.3)"]
         return []
 
-    def budget(self, budget: str, family: str) -> dict[str, Any]:
-        return dict({"paper": {}, "quick": _QUICK, "smoke": _SMOKE}[budget].get(family, {}))
 
 
 class Cifar10(_Cifar):

@@ -29,14 +29,16 @@ _QUICK_POOL = {"epochs": 44, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, 
 _QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
 _SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 16, "synthesis_batch_size": 16,
           "eval_batch_size": 512}
+_BASELINES = ("teacher", "scratch", "kd")
 _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {},
+    "paper": {family: {} for family in (*_DATA_FREE, *_BASELINES)},
     "quick": {
         "fast_meta": _QUICK_POOL,
         "fast": _QUICK_POOL,
         "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
         "cmi": {"epochs": 4, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
         **{family: _QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
+        "teacher": {},
         "scratch": {"epochs": 20, "batch_size": 64},
         "kd": {"epochs": 20, "batch_size": 64},
     },
@@ -47,6 +49,7 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
         "deepinv": {**_SMOKE, "g_steps": 3},
         "cmi": {**_SMOKE, "g_steps": 3},
         "dfq": {**_SMOKE, "kd_steps": 1},
+        "teacher": {},
         "scratch": {"epochs": 1, "batch_size": 128},
         "kd": {"epochs": 1, "batch_size": 128},
     },
@@ -77,7 +80,8 @@ class Digits(Task):
     hflip = False  # digits are not flip-invariant
     pairs = {"cnn_large-cnn_small": ("cnn_large", "cnn_small")}
     default_budget = "quick"
-    shipped_teachers = {}
+    budgets = _BUDGETS
+    shipped_teachers = {"cnn_large": "a56730f632e472068de44cce84d1771ddbd91cfad642a593dda1577b56911f1a"}
     notes = ("task digits: embedded task, no reference settings; generator and budgets chosen (spec §12)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
@@ -106,5 +110,3 @@ class Digits(Task):
         # Generators scale with the task (spec §12): nz 64, about 32 channels for 16x16 digits.
         return {"nz": 64, "ngf": 32} if family in _GENERATORS else {}
 
-    def budget(self, budget: str, family: str) -> dict[str, Any]:
-        return dict(_BUDGETS[budget].get(family, {}))

@@ -42,13 +42,17 @@ _QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 64, "synthesis_
 _SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 8, "synthesis_batch_size": 8,
           "eval_batch_size": 256}
 _SMOKE_SUPERVISED = {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
+_FAMILIES = ("fast_meta", "fast", "deepinv", "dafl", "dfad", "teacher", "scratch", "kd")
 _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {},
+    "paper": {family: {} for family in _FAMILIES},
     "quick": {
         "fast_meta": _QUICK_POOL,
         "fast": _QUICK_POOL,
         "dafl": _QUICK_GENERATIVE,
         "dfad": _QUICK_GENERATIVE,
+        # Six rounds of 64 images at DeepInv's own 2,000 steps each, as on digits.
+        "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 64, "synthesis_batch_size": 64},
+        "teacher": {},
         # 30 epochs: at 15 the 12.5k-parameter student was still climbing when the lr decayed
         # (mIoU 0.58-0.92 over seeds).
         "scratch": {"epochs": 30, "batch_size": 64},
@@ -60,6 +64,7 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
         "dafl": _SMOKE,
         "dfad": _SMOKE,
         "deepinv": {**_SMOKE, "g_steps": 3},
+        "teacher": {"eval_batch_size": 256},
         "scratch": _SMOKE_SUPERVISED,
         "kd": _SMOKE_SUPERVISED,
     },
@@ -144,7 +149,8 @@ class DigitsSeg(SegmentationTask):
     hflip = False  # digits are not flip-invariant
     pairs = {"unet_large-unet_small": ("unet_large", "unet_small")}
     default_budget = "quick"
-    shipped_teachers = {}
+    budgets = _BUDGETS
+    shipped_teachers = {"unet_large": "5917aa6d2ee7bce59041e1fefa9504a63a362d53ab90c76ba95c296a999f48a2"}
     notes = ("task digits-seg: embedded task, no reference settings; chosen (spec §12, §8.5 proposal for Fast)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
@@ -175,5 +181,3 @@ class DigitsSeg(SegmentationTask):
         # segmentation KD is a per-pixel KL at T = 1 (spec §12).
         return dict(_METHOD_DEFAULTS.get(family, {}))
 
-    def budget(self, budget: str, family: str) -> dict[str, Any]:
-        return dict(_BUDGETS[budget].get(family, {}))

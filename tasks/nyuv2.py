@@ -58,7 +58,9 @@ _SMOKE = {
     **{family: {"epochs": 1, "batch_size": 2, "eval_batch_size": 2} for family in _SUPERVISED},
     "teacher": {"eval_batch_size": 2},
 }
-_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {"paper": {}, "quick": _QUICK, "smoke": _SMOKE}
+_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {family: {} for family in (*_DATA_FREE, "teacher", *_SUPERVISED)},
+    "quick": {**_QUICK, "teacher": {}}, "smoke": _SMOKE}
 
 # Task-level method defaults (spec §8.5 and §12). Segmentation has no class targets (oh = 0) and
 # its KD is a per-pixel KL at T = 1. DCGAN generators (nz 256, ngf 64) produce 128x128 images.
@@ -145,6 +147,7 @@ class NYUv2(SegmentationTask):
     hflip = True
     pairs = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": ("deeplabv3_resnet50", "deeplabv3_mobilenetv2")}
     default_budget = "paper"
+    budgets = _BUDGETS
     notes = ("nyuv2: data-free segmentation follows the spec §8.5 proposal (no reference code); settings chosen",)
 
     @cached_property
@@ -202,5 +205,3 @@ class NYUv2(SegmentationTask):
     def method_defaults(self, family: str) -> dict[str, Any]:
         return {**_EVAL_BATCH, **_METHOD_DEFAULTS.get(family, {})}
 
-    def budget(self, budget: str, family: str) -> dict[str, Any]:
-        return dict(_BUDGETS[budget].get(family, {}))
