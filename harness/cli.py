@@ -6,6 +6,7 @@ answer instantly. Bad input raises ``BenchError``: one line on stderr, exit code
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -64,14 +65,26 @@ def tracking_options(func):
                         help=RESULTS_HELP)(func)
 
 
-def make_tracker(results_dir: str, tracking_uri: str | None):
+def make_tracker(results_dir: str, tracking_uri: str | None, create: bool = True):
+    """The tracking store; read-only commands pass ``create=False`` and never create one."""
     from harness.tracking import Tracker
     try:
-        tracker = Tracker(results_dir, tracking_uri)
+        tracker = Tracker(results_dir, tracking_uri, create=create)
     except OSError as error:
         raise BenchError(f"results directory {results_dir!r} cannot be written ({error.strerror})") from None
     tracker.check()
     return tracker
+
+
+def checked_output(output: str) -> Path:
+    """An ``--output`` path whose folder exists and can be written, checked before any work."""
+    path = Path(output)
+    folder = path.parent
+    if not folder.is_dir():
+        raise BenchError(f"the folder of --output {output!r} does not exist: create {str(folder)!r} first")
+    if path.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BenchError(f"--output {output!r} cannot be written")
+    return path
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -231,7 +244,10 @@ def teacher_import(path, task_name, arch, device, data_root, download) -> None:
 
 def write_or_echo(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text)
+        try:
+            checked_output(output).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise BenchError(f"--output {output!r} cannot be written ({error.strerror})") from None
         click.echo(f"wrote {output}")
     else:
         click.echo(text)
@@ -248,7 +264,7 @@ def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri
         if "tags.dfkd.task" in runs.columns:
             runs = runs[runs["tags.dfkd.task"].astype(str) == task_name]
         return runs
-    return make_tracker(results_dir, tracking_uri).runs(task_name)
+    return make_tracker(results_dir, tracking_uri, create=False).runs(task_name)
 
 
 @cli.command()
@@ -271,6 +287,8 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
     columns = pairs; cells = metric mean ± std over seeds [synthesis time]."""
     from harness.leaderboard import build, render
 
+    if output:
+        checked_output(output)
     runs = task_runs(task_name, source, results_dir, tracking_uri)
     board = build(runs, budget=budget, which=which, time=time_kind, vs_paper=vs_paper, task=task_name)
     write_or_echo(render(board, fmt), output)
@@ -284,8 +302,14 @@ def export(task_name, output, results_dir, tracking_uri) -> None:
     """Write a task's finished runs (tags, params, final metrics) to CSV or parquet."""
     from harness.leaderboard import export as export_runs
 
+    checked_output(output)
     runs = task_runs(task_name, None, results_dir, tracking_uri)
-    path = export_runs(runs, output)
+    if runs.empty:
+        raise BenchError(f"no finished runs of task {task_name} in the store under {results_dir!r}: nothing to export")
+    try:
+        path = export_runs(runs, output)
+    except OSError as error:
+        raise BenchError(f"--output {output!r} cannot be written ({error.strerror})") from None
     click.echo(f"wrote {len(runs)} runs to {path}")
 
 
@@ -306,7 +330,7 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
     base.parent.mkdir(parents=True, exist_ok=True)
     data = make_plot(runs, task_name, base, budget=budget)
     if not source:
-        make_tracker(results_dir, tracking_uri).log_report(task_name, [data.png, data.svg])
+        make_tracker(results_dir, tracking_uri, create=False).log_report(task_name, [data.png, data.svg])
     click.echo(f"wrote {data.png} and {data.svg} ({len(data.points)} points)")
 
 
@@ -389,19 +413,27 @@ def serve(host, port, backend_store_uri, results_dir) -> None:
 
 @cli.command()
 @click.argument("run_id")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="Read the run's record from a `bench export` file (e.g. results/runs/digits.csv).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a recorded config field (the re-run is then another cell).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--quiet", is_flag=True)
 @data_options
 @tracking_options
-def rerun(run_id, device, quiet, data_root, download, results_dir, tracking_uri) -> None:
-    """Re-run a cell from its MLflow record alone (config, seed, teacher hash), as a new run."""
+def rerun(run_id, source, sets, device, quiet, data_root, download, results_dir, tracking_uri) -> None:
+    """Re-run a cell from its record alone (config, seed, teacher hash), as a new run."""
     from harness.devices import resolve_device
-    from harness.rerun import spec_from_record
+    from harness.rerun import record_from_export, record_from_store, spec_from_record
     from harness.runner import execute
 
-    tracker = make_tracker(results_dir, tracking_uri)
-    spec = spec_from_record(tracker, run_id, data_root, download)
+    if source:
+        tags, params = record_from_export(source, run_id)
+    else:
+        tags, params = record_from_store(make_tracker(results_dir, tracking_uri, create=False), run_id)
+    spec = spec_from_record(tags, params, run_id, data_root, download, sets)
     resolve_device(device)
+    tracker = make_tracker(results_dir, tracking_uri)
     new_id = execute(spec, tracker, device, show_progress=not quiet, extra_tags={"dfkd.rerun_of": run_id})
     click.echo(f"{spec.run_name}: FINISHED (run {new_id}, re-run of {run_id})")
 

@@ -8,6 +8,7 @@ so ``bench config show`` can explain each value and ``dfkd.deviations`` can list
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -18,9 +19,11 @@ BUDGETS = ("paper", "quick", "smoke")
 
 
 def option(default: Any, *, min: float | None = None, max: float | None = None,
-           choices: tuple[str, ...] | None = None, help: str = "") -> Any:
-    """A config field with its valid range or choices, checked after every layer is applied."""
-    return field(default=default, metadata={"min": min, "max": max, "choices": choices, "help": help})
+           choices: tuple[str, ...] | None = None, nonfinite: bool = False, help: str = "") -> Any:
+    """A config field with its valid range or choices, checked after every layer is applied. A
+    float field rejects NaN and infinities unless it says ``nonfinite=True``."""
+    return field(default=default, metadata={"min": min, "max": max, "choices": choices, "nonfinite": nonfinite,
+                                            "help": help})
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,10 @@ def parse_value(cfg_cls: type, name: str, raw: Any) -> Any:
                 raise ValueError
             return int(value)
         if kind is float:
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value) and not f.metadata.get("nonfinite"):
+                raise BenchError(f"invalid value {raw!r} for {name}: must be a finite number")
+            return value
         return str(raw)
     except (TypeError, ValueError):
         raise BenchError(f"invalid value {raw!r} for {name}: expected {kind.__name__}") from None

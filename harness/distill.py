@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from harness import interrupt
-from harness.errors import BenchError
+from harness.errors import NonFinite
 from harness.losses import kd_loss
 from harness.pool import ImagePool
 from harness.precision import FP32, Precision
@@ -23,8 +23,26 @@ from harness.task import Task
 from harness.timing import Stopwatch
 
 
-class Diverged(BenchError):
-    """A loss or metric became NaN or infinite: the run stops and is marked FAILED."""
+def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
+    """Stop a run whose synthesis diverged before anything of the round is pooled or saved: every
+    loss term finite, the images finite and not all one value (a saturated generator). One host
+    synchronisation per round, at its end."""
+    names = list(result.losses)
+    flags = [result.losses[name].detach().float().isfinite().all() for name in names]
+    if result.images is not None:
+        images = result.images.detach()
+        flags += [images.isfinite().all(), images.amax() > images.amin()]
+    if not flags:
+        return
+    ok = torch.stack(flags).tolist()
+    where = f"at epoch {epoch}, round {round_idx}"
+    bad = [name for name, fine in zip(names, ok) if not fine]
+    if bad:
+        raise NonFinite(f"non-finite synthesis loss term {', '.join(bad)} {where}")
+    if result.images is not None and not ok[len(names)]:
+        raise NonFinite(f"non-finite synthesised images {where}")
+    if result.images is not None and not ok[len(names) + 1]:
+        raise NonFinite(f"the synthesised images {where} are all one value (a diverged or saturated synthesis)")
 
 
 @dataclass
@@ -94,12 +112,14 @@ class Distiller:
     def run_epoch(self, on_round: Callable[[int, torch.Tensor], None] | None = None) -> EpochReport:
         """One epoch: ``rounds_per_epoch`` x (synthesis round, then KD unless warming up), then eval."""
         epoch, synth, sw = self.progress.epoch, self.synthesizer, self.stopwatch
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch's KD steps use (logged as such)
         kd_losses = []
         for _ in range(self.schedule.rounds_per_epoch):
             interrupt.check()
             round_idx = self.progress.rounds
             with sw.phase("synthesis"), self.precision.autocast():
                 result = synth.synthesize(round_idx)
+            check_round(result, epoch, round_idx)
             self.progress.rounds += 1
             self.progress.images_synthesized += result.count
             if result.images is not None:
@@ -115,12 +135,12 @@ class Distiller:
                                                                      self.config.eval_batch_size).items()}
         if kd_losses:
             metrics["train/kd_loss"] = float(torch.stack(kd_losses).mean())
-        metrics["synth/loss"] = float(result.losses["loss"]) if "loss" in result.losses else math.nan
+        metrics["synth/loss"] = float(result.losses["loss"]) if "loss" in result.losses else None
         metrics["time/synthesis_s_cum"] = sw["synthesis"]
-        metrics["train/lr"] = self.optimizer.param_groups[0]["lr"]
+        metrics["train/lr"] = lr
         bad = [k for k in ("train/kd_loss", f"eval/{self.task.metric}") if k in metrics and not math.isfinite(metrics[k])]
         if bad:
-            raise Diverged(f"non-finite {', '.join(bad)} at epoch {epoch}")
+            raise NonFinite(f"non-finite {', '.join(bad)} at epoch {epoch}")
         score = metrics[f"eval/{self.task.metric}"]
         self.progress.best = max(self.progress.best, score)
         self.progress.history.append(score)

@@ -66,11 +66,18 @@ def split_list(text: str | None, what: str, items_are: str = "names") -> list[st
     return items
 
 
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in split_list(text, "seed", "integers")]
+        seeds = [int(s) for s in split_list(text, "seed", "integers")]
     except ValueError:
         raise BenchError(f"malformed seed list {text!r}: expected comma-separated integers") from None
+    bad = [seed for seed in seeds if not 0 <= seed <= MAX_SEED]
+    if bad:
+        raise BenchError(f"invalid seed {bad[0]} in {text!r}: seeds are integers from 0 to {MAX_SEED}")
+    return seeds
 
 
 def lookup_method(name: str) -> tuple[str, MethodSpec, bool]:

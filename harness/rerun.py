@@ -1,6 +1,12 @@
-"""Re-run a cell from its MLflow record alone: variant, pair, seed, budget, config, teacher hash."""
+"""Re-run a cell from its record alone: variant, pair, seed, budget, config, teacher hash.
+
+The record comes from the tracking store, or from a ``bench export`` file, so that a committed run
+(``results/runs/*.csv``) can be re-run on a fresh clone that has no store.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from harness import teachers
 from harness.config import flatten
@@ -8,19 +14,38 @@ from harness.errors import BenchError
 from harness.plan import RunSpec, make_task, plan_runs
 from harness.tracking import Tracker
 
+PREFIXES = ("tags.", "params.")
 
-def spec_from_record(tracker: Tracker, run_id: str, data_root: str | None = None,
-                     download: bool = False) -> RunSpec:
-    """The run spec that reproduces ``run_id``: same grid key, same resolved config and seed.
 
-    The record's params override today's defaults (``--set`` layer), so a changed preset does not
-    change the re-run; the teacher a run would use must be the recorded one (same sha256).
-    """
+def record_from_store(tracker: Tracker, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
     try:
         run = tracker.get_run(run_id)
     except Exception:
         raise BenchError(f"no run {run_id!r} in the tracking store {tracker.uri}") from None
-    tags, params = run.data.tags, run.data.params
+    return dict(run.data.tags), dict(run.data.params)
+
+
+def record_from_export(path: str | Path, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    from harness.leaderboard import load_export
+
+    runs = load_export(path)
+    rows = runs[runs["run_id"] == run_id] if "run_id" in runs.columns else runs.iloc[:0]
+    if rows.empty:
+        raise BenchError(f"no run {run_id!r} in the export {str(path)!r}")
+    row = rows.iloc[0]
+    tags, params = ({c.removeprefix(prefix): str(row[c]) for c in runs.columns
+                     if c.startswith(prefix) and str(row[c]) != ""} for prefix in PREFIXES)
+    return tags, params
+
+
+def spec_from_record(tags: dict[str, str], params: dict[str, str], run_id: str, data_root: str | None = None,
+                     download: bool = False, sets: tuple[str, ...] = ()) -> RunSpec:
+    """The run spec that reproduces ``run_id``: same grid key, same resolved config and seed.
+
+    The record's params override today's defaults (``--set`` layer), so a changed preset does not
+    change the re-run; ``sets`` then override those (a shorter re-run is another cell). The
+    teacher a run would use must be the recorded one (same sha256).
+    """
     missing = [k for k in ("dfkd.variant", "dfkd.task", "dfkd.pair", "dfkd.seed", "dfkd.budget") if k not in tags]
     if missing:
         raise BenchError(f"run {run_id} is not a dfkd-bench cell (missing tags: {', '.join(missing)})")
@@ -29,9 +54,9 @@ def spec_from_record(tracker: Tracker, run_id: str, data_root: str | None = None
                 precision=tags.get("dfkd.precision", "fp32"), compile=tags.get("dfkd.compile") == "true")
     spec = plan_runs(**plan)[0]
     recorded = {k: params[k] for k in flatten(spec.config) if k in params}
-    changed = {k: v for k, v in recorded.items() if str(getattr(spec.config, k)) != v}
-    if changed:
-        spec = plan_runs(**plan, sets=tuple(f"{k}={v}" for k, v in changed.items()))[0]
+    changed = tuple(f"{k}={v}" for k, v in recorded.items() if str(getattr(spec.config, k)) != v)
+    if changed or sets:
+        spec = plan_runs(**plan, sets=changed + tuple(sets))[0]
     recorded_sha = tags.get("dfkd.teacher_sha256")
     if recorded_sha:
         path = teachers.locate(make_task(spec.task, data_root), spec.teacher)

@@ -8,23 +8,29 @@ not load (truncated on disk) is skipped for the previous complete one.
 
 from __future__ import annotations
 
-import os
 import random
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from harness.checkpoint import atomic_save, safe_load
-from harness.errors import BenchError
+from harness.errors import BenchError, NonFinite
+from harness.ownership import HEARTBEAT_TAG, OWNER_TAG, takeover_refusal
 from harness.pool import ImagePool, quantize
 
 KEEP = 2
 
-def stale_after_s() -> float:
-    """A RUNNING run whose heartbeat is older than this may be taken over with --force."""
-    return float(os.environ.get("DFKD_STALE_AFTER_S", 600))
+def non_finite(state: Any, path: str = "") -> list[str]:
+    """The paths of floating-point tensors in a nested state that hold a NaN or an infinity."""
+    if isinstance(state, torch.Tensor):
+        return [path or "state"] if state.is_floating_point() and not bool(state.isfinite().all()) else []
+    if isinstance(state, dict):
+        return [bad for key, value in state.items() for bad in non_finite(value, f"{path}.{key}".strip("."))]
+    if isinstance(state, (list, tuple)):
+        return [bad for i, value in enumerate(state) for bad in non_finite(value, f"{path}[{i}]")]
+    return []
 
 
 def rng_state() -> dict:
@@ -56,7 +62,11 @@ class CheckpointDir:
         atomic_save(quantize(images01).cpu(), self.root / "pool" / f"round_{round_idx:06d}.pt")
 
     def save_epoch(self, epoch: int, job_state: dict, elapsed_s: float, metrics: dict[str, float]) -> None:
-        """Written before the epoch's metrics are logged: a resume re-logs them if they are missing."""
+        """Written before the epoch's metrics are logged: a resume re-logs them if they are missing.
+        A state holding a NaN or infinity is refused: the last good checkpoint stays the newest."""
+        bad = non_finite(job_state)
+        if bad:
+            raise NonFinite(f"non-finite values in {', '.join(bad[:3])} after epoch {epoch}: not checkpointed")
         atomic_save({"epoch": epoch, "job": job_state, "rng": rng_state(), "elapsed_s": elapsed_s,
                      "metrics": metrics}, self.root / f"epoch_{epoch:05d}.pt")
         for old in self.epochs()[:-KEEP]:
@@ -65,14 +75,15 @@ class CheckpointDir:
     def epochs(self) -> list[Path]:
         return sorted(self.root.glob("epoch_*.pt"))
 
-    def latest(self) -> dict:
-        """The newest checkpoint that loads; truncated or corrupt files are skipped."""
+    def latest(self) -> dict | None:
+        """The newest checkpoint that loads (truncated or corrupt files are skipped); None when
+        the run was interrupted before its first complete epoch checkpoint."""
         for path in reversed(self.epochs()):
             try:
                 return safe_load(path)
             except BenchError:
                 continue
-        raise BenchError(f"no complete checkpoint under {self.root}: nothing to resume from")
+        return None
 
     def restore_pool(self, pool: ImagePool, rounds: int) -> None:
         for round_idx in range(rounds):
@@ -82,10 +93,9 @@ class CheckpointDir:
 def choose(runs, force: bool, now: float | None = None) -> tuple[str, str | None]:
     """For one cell's earlier runs (a frame from ``Tracker.runs``): ("skip"|"resume"|"new", run_id).
 
-    FINISHED -> skip; KILLED and resumable -> resume; RUNNING with a stale heartbeat -> resume only
-    with ``force``; FAILED or nothing -> a new run.
+    FINISHED -> skip; KILLED and resumable -> resume; RUNNING -> resume only with ``force`` and
+    only once its owner is provably gone (:mod:`harness.ownership`); FAILED or nothing -> a new run.
     """
-    now = now or time.time()
     if runs.empty:
         return "new", None
     runs = runs.sort_values("start_time", ascending=False)
@@ -96,10 +106,12 @@ def choose(runs, force: bool, now: float | None = None) -> tuple[str, str | None
         if run["status"] == "KILLED" and resumable:
             return "resume", run["run_id"]
         if run["status"] == "RUNNING":
-            age = now - float(run.get("tags.dfkd.heartbeat") or 0)
-            if force and age > stale_after_s():
+            refusal = takeover_refusal(str(run.get(f"tags.{OWNER_TAG}") or ""),
+                                       float(run.get(f"tags.{HEARTBEAT_TAG}") or 0), now)
+            if force and refusal is None:
                 return "resume", run["run_id"]
-            raise BenchError(f"run {run['run_id']} of this cell is RUNNING (heartbeat {age:.0f} s ago); "
-                             + ("it is not stale yet" if force else
-                                "if its process is gone, take it over with --resume --force"))
+            if force:
+                raise BenchError(f"run {run['run_id']} of this cell is RUNNING and not taken over: {refusal}")
+            raise BenchError(f"run {run['run_id']} of this cell is RUNNING; if its process is gone, take it over "
+                             f"with --resume --force")
     return "new", None

@@ -6,7 +6,6 @@ import platform
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from harness.distill import Distiller
 from harness.plan import RunSpec, lookup_method, make_task, planned_images, resolve_cell
 from harness.precision import Precision, configure_backends, prepare
 from harness.resume import CheckpointDir, set_rng_state
+from harness.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
 from harness.pool import ImagePool
 from harness.synthesizer import Synthesizer
 from harness.task import Task
@@ -108,7 +108,7 @@ def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict,
             "dfkd.task_version": task.version, "dfkd.device": f"{device} ({device_name})",
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
-            "dfkd.resumable": "true", "dfkd.heartbeat": int(time.time()),
+            "dfkd.resumable": "true", HEARTBEAT_TAG: int(time.time()), OWNER_TAG: str(Owner.me()),
             "dfkd.precision": spec.precision, "dfkd.compile": str(spec.compile).lower()}
     tags.update({**provenance.git_state().tags(), **provenance.cpu_tags(), **provenance.concurrency_tags()})
     schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
@@ -129,52 +129,35 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
                dynamic_ncols=True)
     built = build(spec, device)
-    task, student, job = built.task, built.student, built.job
+    task, job = built.task, built.job
     elapsed, logged = 0.0, set()
     if resume_run:
         run_id = resume_run
         checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
-        state = checkpoints.latest()
-        job.load_state_dict(state["job"])
-        if built.synthesizer is not None and built.synthesizer.pool is not None:
-            checkpoints.restore_pool(built.synthesizer.pool, job.progress.rounds)
-        set_rng_state(state["rng"])
-        elapsed = state["elapsed_s"]
-        tracker.reopen(run_id)
+        tracker.reopen(run_id, owner=str(Owner.me()))
         logged = {step for step, _ in tracker.metric_history(run_id, f"eval/{task.metric}")}
-        if state["epoch"] not in logged:  # interrupted between the checkpoint and the metrics
-            tracker.log_metrics(run_id, state["metrics"], step=state["epoch"])
-            logged.add(state["epoch"])
+        state = checkpoints.latest()
+        # None: interrupted before its first epoch checkpoint. The same MLflow run then starts
+        # again from scratch: build() seeded everything as for a new run, and no epoch was logged.
+        tracker.set_tags(run_id, {"dfkd.resumed_from_epoch": state["epoch"] if state else -1})
+        if state is not None:
+            job.load_state_dict(state["job"])
+            if built.synthesizer is not None and built.synthesizer.pool is not None:
+                checkpoints.restore_pool(built.synthesizer.pool, job.progress.rounds)
+            set_rng_state(state["rng"])
+            elapsed = state["elapsed_s"]
+            if state["epoch"] not in logged:  # interrupted between the checkpoint and the metrics
+                tracker.log_metrics(run_id, state["metrics"], step=state["epoch"])
+                logged.add(state["epoch"])
         bar.update(job.progress.epoch)
     else:
         tags, params = record(spec, task, built.teacher_info, device)
         run_id = tracker.start(spec.task, spec.run_name, {**tags, **(extra_tags or {})}, params)
         checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
-    started = time.perf_counter()
+    heartbeat = Heartbeat(lambda: tracker.set_tags(run_id, {HEARTBEAT_TAG: int(time.time())}))
     try:
-        if not resume_run:
-            tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
-                                      "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
-                                               "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
-                             "config.json")
-        while job.progress.epoch < spec.config.epochs:
-            report = job.run_epoch(on_round=checkpoints.save_round)  # checks for stop requests itself
-            checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
-                                   report.metrics)
-            if report.epoch not in logged:  # an epoch re-run after a fallback is logged once
-                tracker.log_metrics(run_id, report.metrics, step=report.epoch)
-            tracker.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
-            if report.images is not None:
-                tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
-            bar.update(1)
-            bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
-                            syn_s=f"{job.stopwatch['synthesis']:.1f}")
-        interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
-        total = elapsed + time.perf_counter() - started
-        tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device),
-                            step=job.progress.epoch - 1)
-        student_path = atomic_save(student.state_dict(), checkpoints.root / "student.pt")
-        tracker.log_artifact(run_id, student_path, "checkpoints")
+        with heartbeat:
+            drive(spec, tracker, run_id, built, checkpoints, logged, elapsed, bar, device, log_config=not resume_run)
         tracker.finish(run_id)
         return run_id
     except KeyboardInterrupt:
@@ -185,6 +168,34 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         raise
     finally:
         bar.close()
+
+
+def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoints: CheckpointDir,
+          logged: set[int], elapsed: float, bar: tqdm, device: torch.device, log_config: bool) -> None:
+    """The epochs of one run, from wherever its job stands, then its final record: an epoch is
+    checkpointed before its metrics are logged, and logged once even when it is run again."""
+    task, job, started = built.task, built.job, time.perf_counter()
+    if log_config:
+        tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
+                                  "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
+                                           "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
+                         "config.json")
+    while job.progress.epoch < spec.config.epochs:
+        report = job.run_epoch(on_round=checkpoints.save_round)  # checks for stop requests itself
+        checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
+                               report.metrics)
+        if report.epoch not in logged:
+            tracker.log_metrics(run_id, report.metrics, step=report.epoch)
+        if report.images is not None:
+            tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
+        bar.update(1)
+        bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
+                        syn_s=f"{job.stopwatch['synthesis']:.1f}")
+    interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
+    total = elapsed + time.perf_counter() - started
+    tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device), step=job.progress.epoch - 1)
+    student_path = atomic_save(built.student.state_dict(), checkpoints.root / "student.pt")
+    tracker.log_artifact(run_id, student_path, "checkpoints")
 
 
 def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,

@@ -52,15 +52,19 @@ class SegmentationTask(Task):
 
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, device: torch.device, batch_size: int = 64) -> dict[str, float]:
-        """mIoU and pixel accuracy from one confusion matrix over the whole test split."""
+        """mIoU and pixel accuracy from one confusion matrix over the whole test split, and the
+        mean per-pixel cross-entropy over the labelled pixels."""
         was_training = model.training
         model.eval()
         matrix = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long, device=device)
+        loss = torch.zeros((), dtype=torch.float64, device=device)
         for images, labels in self.loader(self.test_set(), batch_size):
             images, labels = images.to(device), labels.to(device)
             logits = model(self.normalize(images))
             if logits.shape[-2:] != labels.shape[-2:]:
                 logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
             matrix += confusion_matrix(logits.argmax(1), labels, self.num_classes)
+            loss += F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="sum")
         model.train(was_training)
-        return scores(matrix.cpu())
+        labelled = int(matrix.sum())
+        return {**scores(matrix.cpu()), "loss": float(loss) / labelled if labelled else 0.0}

@@ -62,7 +62,7 @@ class SupervisedTrainer:
         return self.alpha * kd_loss(logits, teacher_logits, "kl", self.T) + self.beta * loss
 
     def run_epoch(self, on_round=None) -> EpochReport:
-        epoch = self.progress.epoch
+        epoch, lr = self.progress.epoch, self.optimizer.param_groups[0]["lr"]  # this epoch's rate
         total = torch.zeros((), device=self.device)
         with self.stopwatch.phase("kd"):
             self.model.train()
@@ -86,7 +86,7 @@ class SupervisedTrainer:
         self.progress.epoch += 1
         report = {f"eval/{k}": v for k, v in metrics.items()}
         report["train/loss"] = float(total) / max(1, len(self.loader))
-        report["train/lr"] = self.optimizer.param_groups[0]["lr"]
+        report["train/lr"] = lr
         return EpochReport(epoch, report, None, None)
 
     def state_dict(self) -> dict:

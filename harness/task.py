@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -137,17 +138,20 @@ class Task(ABC):
 
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, device: torch.device, batch_size: int = 1024) -> dict[str, float]:
-        """Top-1 / top-5 accuracy (fractions) over the whole test split, model in eval mode."""
+        """Top-1 / top-5 accuracy (fractions) and the mean cross-entropy over the whole test split,
+        model in eval mode (the reference's evaluator reports the loss too)."""
         was_training = model.training
         model.eval()
         correct1 = correct5 = total = 0
+        loss = torch.zeros((), dtype=torch.float64, device=device)
         k = min(5, self.num_classes)
         for images, labels in self.loader(self.test_set(), batch_size):
             images, labels = images.to(device), labels.to(device)
-            topk = model(self.normalize(images)).topk(k, dim=1).indices
-            hits = topk == labels[:, None]
+            logits = model(self.normalize(images))
+            loss += F.cross_entropy(logits.float(), labels, reduction="sum")
+            hits = logits.topk(k, dim=1).indices == labels[:, None]
             correct1 += hits[:, 0].sum()
             correct5 += hits.any(dim=1).sum()
             total += labels.numel()
         model.train(was_training)
-        return {"acc": float(correct1) / total, "top5": float(correct5) / total}
+        return {"acc": float(correct1) / total, "top5": float(correct5) / total, "loss": float(loss) / total}

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.errors import BenchError
+from filelock import FileLock
+
+from harness.errors import BenchError, NonFinite
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -40,16 +43,60 @@ def default_uri(results_dir: Path) -> str:
     return f"sqlite:///{results_dir.resolve() / 'mlflow.db'}"
 
 
-class Tracker:
-    """A thin, explicit-run-id wrapper over ``MlflowClient`` (safe with concurrent runs)."""
+class _Retrying:
+    """An ``MlflowClient`` whose calls survive sqlite's ``database is locked`` (other processes
+    writing the same store) with bounded, growing waits; any other error passes through."""
 
-    def __init__(self, results_dir: str | Path = "results", tracking_uri: str | None = None) -> None:
+    TRIES = 10
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(self.TRIES):
+                try:
+                    return method(*args, **kwargs)
+                except Exception as error:
+                    if "database is locked" not in str(error) or attempt == self.TRIES - 1:
+                        raise
+                    time.sleep(min(0.1 * 2 ** attempt, 5.0))
+        return call
+
+
+class Tracker:
+    """A thin, explicit-run-id wrapper over ``MlflowClient`` (safe with concurrent runs).
+
+    A local sqlite store is created (schema and migrations) under an inter-process file lock, so
+    that any number of runs may start at once on a fresh results directory. ``create=False`` is for
+    read-only commands: a store that does not exist yet is an error, never an empty new one.
+    """
+
+    def __init__(self, results_dir: str | Path = "results", tracking_uri: str | None = None,
+                 create: bool = True) -> None:
         self.results_dir = Path(results_dir)
         self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(self.results_dir)
         self.is_local = self.uri.startswith(("sqlite:", "file:")) or "://" not in self.uri
+        database = Path(self.uri.removeprefix("sqlite:///")) if self.uri.startswith("sqlite:///") else None
+        if database is not None and database.is_dir():
+            raise BenchError(f"the tracking store {str(database)!r} is a directory, not an sqlite file")
+        if database is not None and not create and not database.is_file():
+            raise BenchError(f"no tracking store at {str(database)!r}: 'bench run ... --results-dir "
+                             f"{self.results_dir}' fills it (or pass --tracking-uri)")
         if self.is_local:
             self.results_dir.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self._lock = FileLock(str(database) + ".lock") if database is not None else nullcontext()
+        with self._lock:  # the first process creates and migrates an sqlite schema; the others wait
+            try:
+                self.client = _Retrying(MlflowClient(tracking_uri=self.uri))
+            except Exception as exc:
+                raise BenchError(f"tracking URI {self.uri!r} is not usable ({_first_line(exc)})") from None
+            if database is not None:
+                self.check()
 
     # -- experiments and runs -----------------------------------------------------------------
     def experiment_id(self, task: str, create: bool = True) -> str | None:
@@ -60,10 +107,11 @@ class Tracker:
         if not create:
             return None
         location = (self.results_dir.resolve() / "artifacts" / task).as_uri() if self.is_local else None
-        try:
-            return self.client.create_experiment(name, artifact_location=location)
-        except mlflow.exceptions.MlflowException:  # created concurrently by another process
-            return self.client.get_experiment_by_name(name).experiment_id
+        with self._lock:
+            try:
+                return self.client.create_experiment(name, artifact_location=location)
+            except mlflow.exceptions.MlflowException:  # created concurrently (a server, or before the lock)
+                return self.client.get_experiment_by_name(name).experiment_id
 
     def start(self, task: str, run_name: str, tags: dict[str, Any], params: dict[str, Any]) -> str:
         run = self.client.create_run(self.experiment_id(task), run_name=run_name,
@@ -74,8 +122,13 @@ class Tracker:
         return run.info.run_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """Log finite metrics; ``None`` means "not measured". A NaN or infinity is never recorded
+        (MLflow would drop it silently): it raises, and the run ends FAILED with the metric named."""
+        bad = [k for k, v in metrics.items() if v is not None and not np.isfinite(v)]
+        if bad:
+            raise NonFinite(f"non-finite metric {', '.join(bad)} at step {step}")
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None and np.isfinite(v)]
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         if batch:
             self.client.log_batch(run_id, metrics=batch)
 
@@ -99,10 +152,10 @@ class Tracker:
         self.set_tags(run_id, {"dfkd.error": message, "dfkd.resumable": "false"})
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
-    def reopen(self, run_id: str) -> None:
-        """Continue a run: RUNNING again, with a fresh heartbeat."""
+    def reopen(self, run_id: str, owner: str) -> None:
+        """Continue a run: RUNNING again, owned by ``owner``, with a fresh heartbeat."""
         self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-        self.set_tags(run_id, {"dfkd.heartbeat": int(time.time())})
+        self.set_tags(run_id, {"dfkd.heartbeat": int(time.time()), "dfkd.owner": owner})
 
     def cell_runs(self, task: str, grid_key: str) -> pd.DataFrame:
         """Every run of one grid cell, whatever its status."""
@@ -165,14 +218,18 @@ class Tracker:
         try:
             self.client.search_experiments(max_results=1)
         except Exception as exc:
-            raise BenchError(f"tracking store {self.uri!r} is unreachable "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+            raise BenchError(f"tracking store {self.uri!r} is unreachable ({_first_line(exc)})") from None
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines() or [""]
+    return f"{type(exc).__name__}: {lines[0][:160]}"
 
 
 def _tag(value: Any) -> str:

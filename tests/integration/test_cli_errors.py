@@ -24,6 +24,11 @@ CASES = [
     (["--methods", "fast5", "--set", "batch_size=0"], "invalid value 0 for batch_size: must be >= 1"),
     (["--methods", "deepinv", "--set", "select=worst"], "invalid value 'worst' for select. Valid: last, best"),
     (["--methods", "fast5", "--seeds", "a,b"], "malformed seed list 'a,b'"),
+    (["--methods", "fast5", "--seeds", "-1"], "invalid seed -1 in '-1': seeds are integers from 0 to 4294967295"),
+    (["--methods", "fast5", "--seeds", "0,99999999999"], "invalid seed 99999999999 in '0,99999999999'"),
+    (["--methods", "fast5", "--set", "lr_g=nan"], "invalid value 'nan' for lr_g: must be a finite number"),
+    (["--methods", "fast5", "--set", "oh=inf"], "invalid value 'inf' for oh: must be a finite number"),
+    (["--methods", "fast5", "--tracking-uri", "foo://bar"], "tracking URI 'foo://bar' is not usable"),
     (["--methods", "fast5", "--device", "gpu"], "invalid device 'gpu'. Valid: auto, cpu, cuda, cuda:N"),
     (["--methods", "fast5", "--precision", "fp8"],
      "Invalid value for '--precision': 'fp8' is not one of 'fp32', 'bf16', 'fp16'"),
@@ -64,7 +69,7 @@ def test_config_show_names_the_source_of_every_field():
 
 
 def test_list_pairs_and_tasks():
-    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits", "cifar10", "cifar100", "digits-seg", "nyuv2"]
+    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits", "cifar10", "cifar100", "digits-seg", "nyuv2", "fashion-mnist"]
     pairs = CliRunner().invoke(cli, ["list", "pairs", "--task", "digits"]).stdout
     assert "cnn_large-cnn_small" in pairs
 
@@ -134,3 +139,52 @@ def test_a_results_dir_that_cannot_be_written(tmp_path):
     outcome = CliRunner().invoke(cli, ["run", "--methods", "fast2", "--quiet", "--results-dir", str(blocker / "x")])
     assert outcome.exit_code == 2
     assert outcome.stderr.strip().startswith(f"Error: results directory '{blocker / 'x'}' cannot be written")
+
+
+def test_a_store_path_that_is_a_directory(tmp_path):
+    results = tmp_path / "results"
+    (results / "mlflow.db").mkdir(parents=True)
+    outcome = CliRunner().invoke(cli, ["run", "--methods", "fast2", "--quiet", "--results-dir", str(results)])
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"Error: the tracking store '{results / 'mlflow.db'}' is a directory, not an sqlite file\n"
+
+
+READ_ONLY = [["leaderboard", "--task", "digits"], ["export", "--task", "digits", "--output", "{tmp}/x.csv"],
+             ["plot", "--task", "digits"]]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=[c[0] for c in READ_ONLY])
+def test_read_only_commands_never_create_a_store(command, tmp_path):
+    mistyped = tmp_path / "resutls"
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    outcome = CliRunner().invoke(cli, [*args, "--results-dir", str(mistyped)])
+    assert outcome.exit_code == 2, outcome.output
+    assert outcome.stderr == (f"Error: no tracking store at '{mistyped.resolve() / 'mlflow.db'}': 'bench run ... "
+                              f"--results-dir {mistyped}' fills it (or pass --tracking-uri)\n")
+    assert not mistyped.exists()
+    assert not (tmp_path / "x.csv").exists()
+
+
+def under_a_file(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    return blocker / "table.md"
+
+
+OUTPUTS = [("missing folder", lambda tmp: tmp / "no" / "such" / "table.md", "does not exist: create"),
+           ("folder is a file", under_a_file, "does not exist: create"),
+           ("a directory", lambda tmp: tmp, "is a directory")]
+
+
+@pytest.mark.parametrize("command", ["leaderboard", "export"])
+@pytest.mark.parametrize("name,target,message", OUTPUTS, ids=[o[0] for o in OUTPUTS])
+def test_an_output_that_cannot_be_written_is_one_line(command, name, target, message, populated, tmp_path):
+    before = store_snapshot(populated)
+    output = target(tmp_path)
+    suffix = ".csv" if command == "export" and output.suffix else ""
+    outcome = CliRunner().invoke(cli, [command, "--task", "digits", "--results-dir", str(populated),
+                                       "--output", str(output.with_suffix(suffix) if suffix else output)])
+    assert outcome.exit_code == 2, outcome.output
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], outcome.stderr
+    assert store_snapshot(populated) == before

@@ -28,6 +28,30 @@ def test_committed_table_equals_its_regeneration(export, fmt, suffix):
     assert render(build(runs, task=task), fmt) == committed
 
 
+# Exports produced before runs recorded a dirty flag, their cores and the shipped teacher: the
+# README names them as still to be regenerated. Remove a name once its table is regenerated.
+LEGACY = {"digits", "digits-seg"}
+SEEDS = [0, 1, 2]
+
+
+@pytest.mark.parametrize("export", EXPORTS, ids=[p.stem for p in EXPORTS])
+def test_committed_runs_identify_their_code_teacher_and_conditions(export):
+    runs = load_export(export)
+    if export.stem in LEGACY:
+        assert "tags.dfkd.git_dirty" not in runs.columns, f"{export.stem} is regenerated: drop it from LEGACY"
+        return
+    from harness.registry import TASKS
+    assert set(runs["tags.dfkd.git_dirty"]) == {"false"}  # every run from a clean tree ...
+    assert runs["tags.dfkd.git_sha"].nunique() == 1  # ... of one commit
+    task = TASKS.get(str(runs["tags.dfkd.task"].iloc[0]))
+    teacher_runs = runs[runs["tags.dfkd.teacher_sha256"] != ""]
+    assert set(teacher_runs["tags.dfkd.teacher_sha256"]) == {task.shipped_teachers[str(runs["tags.dfkd.teacher"].iloc[0])]}
+    assert "tags.dfkd.concurrent_jobs" not in runs.columns or set(runs["tags.dfkd.concurrent_jobs"]) == {""}
+    assert runs["tags.dfkd.cpu_cores"].nunique() == 1 and runs["tags.dfkd.threads"].nunique() == 1
+    seeds = runs.groupby("tags.dfkd.variant")["tags.dfkd.seed"].apply(lambda s: sorted(s.astype(int)))
+    assert all(found == SEEDS for found in seeds), seeds
+
+
 def test_digits_seg_table_holds_every_method_over_three_seeds():
     """The segmentation issue's committed table: data-free fast2/5/10, dafl, dfad and the baselines
     at the quick budget, seeds 0-2, on the version of the task they were run on; Fast-5 >= 0.50."""

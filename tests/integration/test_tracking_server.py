@@ -60,6 +60,7 @@ def test_rerun_reproduces_config_and_seed(tmp_path, digits_teacher):
 
 
 def test_rerun_of_an_unknown_run_is_a_one_line_error(tmp_path):
+    Tracker(tmp_path / "results").experiment_id("digits")
     done = bench("rerun", "0123456789abcdef", "--results-dir", str(tmp_path / "results"))
     assert done.returncode == 2
     assert done.stderr.strip().startswith("Error: no run '0123456789abcdef' in the tracking store")

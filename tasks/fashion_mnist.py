@@ -1,0 +1,156 @@
+"""Fashion-MNIST: real photographs of clothes (Zalando), 70,000 1x28x28 grayscale images in 10
+classes, official 60k/10k split; reachable offline and harder than the digits.
+
+The data root holds torchvision's layout, ``<root>/FashionMNIST/raw/`` with the four standard idx
+files (gzipped or not). When the root has none, the gzipped files are taken from the folder that
+Debian's ``dataset-fashion-mnist`` package installs (``/usr/share/datasets/fashion-mnist``), and
+``--download`` fetches them through torchvision. Gzipped files are unpacked once into the root's
+raw folder, which torchvision reads. No reference settings exist for this task (spec §12).
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from harness.errors import BenchError
+from harness.supervised import Recipe
+from harness.task import Task
+from tasks.cifar import data_root
+from tasks.models.small import SmallCNN
+
+DEBIAN_FOLDER = Path("/usr/share/datasets/fashion-mnist")
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# Mean and standard deviation of the training split's pixels in [0, 1].
+MEAN, STD = (0.2860,), (0.3530,)
+
+
+def fmnist_teacher(num_classes: int = 10, in_channels: int = 1) -> SmallCNN:
+    """Three stages of two 3x3 conv-BN-ReLU blocks, 32/64/128 channels (287k parameters)."""
+    return SmallCNN(((32, 32), (64, 64), (128, 128)), num_classes, in_channels)
+
+
+def fmnist_student(num_classes: int = 10, in_channels: int = 1) -> SmallCNN:
+    """One block per stage, 24/48/96 channels: about a sixth of the teacher's parameters."""
+    return SmallCNN(((24,), (48,), (96,)), num_classes, in_channels)
+
+
+ARCHS = {"fmnist_teacher": fmnist_teacher, "fmnist_student": fmnist_student}
+
+_DATA_FREE = ("fast_meta", "fast", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
+_GENERATORS = ("fast_meta", "fast", "cmi", "dafl", "zskt", "dfq", "dfad")
+_BASELINES = ("teacher", "scratch", "kd")
+_QUICK_POOL = {"epochs": 44, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
+_QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
+_SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 16, "synthesis_batch_size": 16,
+          "eval_batch_size": 1000}
+_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {family: {} for family in (*_DATA_FREE, *_BASELINES)},
+    "quick": {
+        "fast_meta": _QUICK_POOL,
+        "fast": _QUICK_POOL,
+        # DeepInv (2,000 steps a batch) and CMI (500) keep their step counts; their rounds cost
+        # 400x and 100x a Fast-5 round, so they synthesise fewer images (the table shows how many).
+        "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
+        "cmi": {"epochs": 8, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128},
+        **{family: _QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
+        "teacher": {},
+        "scratch": {"epochs": 10, "batch_size": 128},
+        "kd": {"epochs": 10, "batch_size": 128},
+    },
+    "smoke": {
+        **{family: _SMOKE for family in _DATA_FREE},
+        "fast_meta": {**_SMOKE, "g_steps": 2},
+        "fast": {**_SMOKE, "g_steps": 2},
+        "deepinv": {**_SMOKE, "g_steps": 3},
+        "cmi": {**_SMOKE, "g_steps": 3},
+        "dfq": {**_SMOKE, "kd_steps": 1},
+        "teacher": {"eval_batch_size": 1000},
+        "scratch": {"epochs": 1, "batch_size": 256, "eval_batch_size": 1000},
+        "kd": {"epochs": 1, "batch_size": 256, "eval_batch_size": 1000},
+    },
+}
+
+
+class FashionMNIST(Task):
+    name = "fashion-mnist"
+    version = "1"
+    kind = "classification"
+    num_classes = 10
+    image_shape = (1, 28, 28)
+    mean, std = MEAN, STD
+    crop_padding = 3  # CIFAR's 4 of 32, scaled
+    hflip = True  # clothes are flip-invariant
+    pairs = {"fmnist_teacher-fmnist_student": ("fmnist_teacher", "fmnist_student")}
+    default_budget = "quick"
+    budgets = _BUDGETS
+    notes = ("task fashion-mnist: no reference settings; models, generator and budgets chosen (spec §12)",)
+
+    @cached_property
+    def root(self) -> Path:
+        return data_root(self.data_root)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "FashionMNIST" / "raw"
+
+    def _unpack(self) -> None:
+        """Unpack gzipped idx files (from the root's raw folder, else Debian's) into the raw folder."""
+        if all((self.raw / name).is_file() for name in FILES):
+            return
+        for folder in (self.raw, DEBIAN_FOLDER):
+            if all((folder / f"{name}.gz").is_file() for name in FILES):
+                self.raw.mkdir(parents=True, exist_ok=True)
+                for name in FILES:
+                    if not (self.raw / name).is_file():
+                        tmp = self.raw / f".{name}.partial"
+                        with gzip.open(folder / f"{name}.gz", "rb") as src, open(tmp, "wb") as dst:
+                            shutil.copyfileobj(src, dst)
+                        tmp.replace(self.raw / name)
+                return
+
+    def _load(self, train: bool) -> TensorDataset:
+        import torchvision
+
+        self._unpack()
+        try:
+            data = torchvision.datasets.FashionMNIST(str(self.root), train=train, download=self.download)
+        except RuntimeError as error:
+            raise BenchError(
+                f"fashion-mnist not found under {self.raw} ({error}). Install Debian's dataset-fashion-mnist "
+                f"(apt-get install dataset-fashion-mnist), or pass --download (torchvision), or point "
+                f"--data-root / DFKD_DATA at a folder holding FashionMNIST/raw/") from None
+        images = data.data.unsqueeze(1).float().div_(255)
+        return TensorDataset(images, data.targets.long())
+
+    @cached_property
+    def _train(self) -> TensorDataset:
+        return self._load(train=True)
+
+    @cached_property
+    def _test(self) -> TensorDataset:
+        return self._load(train=False)
+
+    def train_set(self) -> Dataset:
+        return self._train
+
+    def test_set(self) -> Dataset:
+        return self._test
+
+    def build_model(self, arch: str) -> torch.nn.Module:
+        if arch not in ARCHS:
+            raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
+        return ARCHS[arch](self.num_classes, self.image_shape[0])
+
+    def teacher_recipe(self, arch: str) -> Recipe:
+        return Recipe(epochs=12, batch_size=128, lr=0.05, weight_decay=5e-4)
+
+    def method_defaults(self, family: str) -> dict[str, Any]:
+        # The digits' generator size (nz 64, 32 channels) for 28x28 images.
+        return {"nz": 64, "ngf": 32} if family in _GENERATORS else {}
