@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    import torch
 
 from harness.errors import BenchError
 
@@ -40,12 +43,27 @@ class DistillConfig:
     momentum: float = option(0.9, min=0, max=1)
     weight_decay: float = option(1e-4, min=0)
     lr_min: float = option(2e-4, min=0, help="cosine eta_min (REF-FAST)")
+    lr_schedule: str = option("cosine", choices=("cosine", "step"),
+                              help="cosine over the KD epochs (REF-FAST), or step decay (DFAD's StepLR)")
+    lr_step_frac: float = option(1 / 3, min=1e-3, max=1.0,
+                                 help="step schedule: decay every this fraction of the KD epochs (DFAD: 100 of 300)")
+    lr_step_gamma: float = option(0.3, min=0, max=1, help="step schedule: decay factor (DFAD: 0.3)")
     kd_loss: str = option("kl", choices=("kl", "l1"), help="kl: temperature-scaled KL; l1: mean |s - t| (DFAD)")
     T: float = option(20.0, min=1e-3, help="KD temperature (KL only)")
     eval_batch_size: int = option(1024, min=1)
 
     def schedule(self) -> "Schedule":
         return Schedule.of(self)
+
+    def lr_scheduler(self, optimizer: "torch.optim.Optimizer") -> "torch.optim.lr_scheduler.LRScheduler":
+        """The per-KD-epoch learning-rate schedule of ``optimizer``, scaled to the budget's epochs."""
+        import torch
+
+        kd_epochs = self.schedule().kd_epochs
+        if self.lr_schedule == "step":
+            step = max(1, round(kd_epochs * self.lr_step_frac))
+            return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=self.lr_step_gamma)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=kd_epochs, eta_min=self.lr_min)
 
 
 @dataclass(frozen=True)

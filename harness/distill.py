@@ -76,9 +76,8 @@ class Distiller:
         self.schedule = config.schedule()
         self.optimizer = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
-        # Cosine over the budget's KD epochs, stepped only on KD epochs (REF-FAST, scaled per §12).
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=self.schedule.kd_epochs, eta_min=config.lr_min)
+        # Over the budget's KD epochs, stepped only on KD epochs (REF-FAST, scaled per §12).
+        self.scheduler = config.lr_scheduler(self.optimizer)
         self.progress = Progress()
 
     def kd_step(self, images: torch.Tensor) -> torch.Tensor:
@@ -130,6 +129,7 @@ class Distiller:
                 kd_losses.append(self._kd_phase())
         if epoch >= self.schedule.warmup:
             self.scheduler.step()
+            synth.end_kd_epoch()
         with sw.phase("eval"):
             metrics = {f"eval/{k}": v for k, v in self.task.evaluate(self.student, self.device,
                                                                      self.config.eval_batch_size).items()}

@@ -67,6 +67,9 @@ class Synthesizer(ABC):
         assert self.pool is not None, f"{self.name} has no pool"
         return self.task.augment(self.pool.sample(batch_size))
 
+    def end_kd_epoch(self) -> None:
+        """Called after every KD epoch, when the student's schedule steps (e.g. a generator's own)."""
+
     def state_dict(self) -> dict:
         return {}
 

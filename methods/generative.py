@@ -44,8 +44,10 @@ class GenerativeConfig(DistillConfig):
     balance: float = option(0.0, min=0, help="information-entropy (class balance) weight")
     nz: int = option(256, min=1, help="latent size")
     ngf: int = option(64, min=1, help="generator width")
-    generator: str = option("large", choices=("large", "g32", "dcgan"),
-                            help="large: G32-Large (REF-CMI); g32: G32 (REF-FAST); dcgan: large images")
+    generator: str = option("large", choices=("large", "g32", "dcgan", "dfad"),
+                            help="large: G32-Large (REF-CMI); g32: G32 (REF-FAST); dcgan: large images; "
+                                 "dfad: DFAD's tanh GeneratorB")
+    beta1: float = option(0.5, min=0, max=0.999, help="generator Adam beta1 (REF-FAST 0.5; DFAD's NYUv2 code 0.9)")
     sample_mode: str = option("eval", choices=("eval", "train"),
                               help="generator BN mode while sampling KD batches: eval (REF-CMI) or train (REF-FAST)")
 
@@ -86,7 +88,9 @@ class GenerativeSynthesizer(Synthesizer):
         super().__init__(*args, **kwargs)
         c = self.config
         self.generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device).train()
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=(0.5, 0.999))
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=(c.beta1, 0.999))
+        # DFAD steps its generator's rate with the student's (StepLR); the others keep it constant.
+        self.scheduler = c.lr_scheduler(self.optimizer) if c.lr_schedule == "step" else None
         self.bn_stats = BNStatistics(self.teacher)
 
     def synthesize(self, round_idx: int) -> SynthesisRound:
@@ -119,12 +123,21 @@ class GenerativeSynthesizer(Synthesizer):
         z = torch.randn(batch_size, self.config.nz, device=self.device)
         return self.task.normalize(self.generator(z))
 
+    def end_kd_epoch(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
     def state_dict(self) -> dict:
-        return {"generator": self.generator.state_dict(), "optimizer": self.optimizer.state_dict()}
+        state = {"generator": self.generator.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
 
     @classmethod
     def deviations(cls, config: GenerativeConfig, task) -> list[str]:
@@ -132,7 +145,7 @@ class GenerativeSynthesizer(Synthesizer):
         if config.adv > 0:
             notes.append("generative adversarial term uses the real student (REF-FAST passes the teacher: "
                          "Fast-Datafree issue #11)")
-        if config.generator == "g32" or config.sample_mode == "train":
+        if config.generator == "g32" or (config.sample_mode == "train" and config.generator != "dfad"):
             notes.append(f"generator={config.generator}, sample_mode={config.sample_mode}: REF-FAST parity option")
         return notes
 

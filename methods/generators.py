@@ -46,10 +46,13 @@ class DCGANGenerator(nn.Module):
 
     A linear map to ``8*ngf`` maps at 1/16 resolution, four transposed-convolution stages and a
     sigmoid. Its first two modules are named like G32's (``l1.0``, ``conv_blocks.0``), so the
-    partial reset of Fast-k applies unchanged.
+    partial reset of Fast-k applies unchanged. ``tanh=True`` is DFAD's "GeneratorB" (spec §8.5):
+    the same layout with a tanh output, which DFAD reads as an image normalised with mean and std
+    0.5, so ``(tanh + 1) / 2`` is that image in [0, 1]; DFAD initialises it with ``reset_all``.
     """
 
-    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 128, channels: int = 3) -> None:
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 128, channels: int = 3,
+                 tanh: bool = False) -> None:
         super().__init__()
         self.nz = nz
         self.init_size = img_size // 16
@@ -59,19 +62,24 @@ class DCGANGenerator(nn.Module):
         for cin, cout in zip(widths, widths[1:]):
             blocks += [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout),
                        nn.LeakyReLU(0.2, inplace=True)]
-        blocks += [nn.Conv2d(ngf, channels, 3, padding=1), nn.Sigmoid()]
+        blocks += [nn.Conv2d(ngf, channels, 3, padding=1), nn.Tanh() if tanh else nn.Sigmoid()]
         self.conv_blocks = nn.Sequential(*blocks)
+        self.tanh = tanh
+        if tanh:
+            reset_all(self)
 
     def forward(self, z: Tensor) -> Tensor:
         out = self.l1(z)
-        return self.conv_blocks(out.view(out.shape[0], -1, self.init_size, self.init_size))
+        out = self.conv_blocks(out.view(out.shape[0], -1, self.init_size, self.init_size))
+        return (out + 1) / 2 if self.tanh else out
 
 
 def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, int]) -> nn.Module:
-    """``g32`` / ``large`` (G32 and G32-Large, spec §1.9) or ``dcgan`` at the task's image shape."""
+    """``g32`` / ``large`` (G32 and G32-Large, spec §1.9), ``dcgan`` or DFAD's ``dfad`` at the
+    task's image shape."""
     channels, height, _ = image_shape
-    if kind == "dcgan":
-        return DCGANGenerator(nz, ngf, height, channels)
+    if kind in ("dcgan", "dfad"):
+        return DCGANGenerator(nz, ngf, height, channels, tanh=kind == "dfad")
     return Generator(nz, ngf, height, channels, width=4 if kind == "large" else 2)
 
 

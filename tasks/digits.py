@@ -17,43 +17,13 @@ from torch.utils.data import Dataset, TensorDataset
 from harness.errors import BenchError
 from harness.supervised import Recipe
 from harness.task import Task
+from tasks.budgets import GENERATORS, embedded_classification
 from tasks.models.small import cnn_large, cnn_small
 
 SPLIT_SEED = 0
 ARCHS = {"cnn_large": cnn_large, "cnn_small": cnn_small}
 
-# Per-budget overrides by method family. `paper` is the reference's §6 settings unchanged.
-_DATA_FREE = ("fast_meta", "fast", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
-_GENERATORS = ("fast_meta", "fast", "cmi", "dafl", "zskt", "dfq", "dfad")
-_QUICK_POOL = {"epochs": 44, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
-_QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
-_SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 16, "synthesis_batch_size": 16,
-          "eval_batch_size": 512}
-_BASELINES = ("teacher", "scratch", "kd")
-_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {family: {} for family in (*_DATA_FREE, *_BASELINES)},
-    "quick": {
-        "fast_meta": _QUICK_POOL,
-        "fast": _QUICK_POOL,
-        "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
-        "cmi": {"epochs": 4, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
-        **{family: _QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
-        "teacher": {},
-        "scratch": {"epochs": 20, "batch_size": 64},
-        "kd": {"epochs": 20, "batch_size": 64},
-    },
-    "smoke": {
-        **{family: _SMOKE for family in _DATA_FREE},
-        "fast_meta": {**_SMOKE, "g_steps": 2},
-        "fast": {**_SMOKE, "g_steps": 2},
-        "deepinv": {**_SMOKE, "g_steps": 3},
-        "cmi": {**_SMOKE, "g_steps": 3},
-        "dfq": {**_SMOKE, "kd_steps": 1},
-        "teacher": {},
-        "scratch": {"epochs": 1, "batch_size": 128},
-        "kd": {"epochs": 1, "batch_size": 128},
-    },
-}
+_BUDGETS = embedded_classification()
 
 
 @cache
@@ -108,5 +78,5 @@ class Digits(Task):
 
     def method_defaults(self, family: str) -> dict[str, Any]:
         # Generators scale with the task (spec §12): nz 64, about 32 channels for 16x16 digits.
-        return {"nz": 64, "ngf": 32} if family in _GENERATORS else {}
+        return {"nz": 64, "ngf": 32} if family in GENERATORS else {}
 

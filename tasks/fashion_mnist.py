@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, TensorDataset
 from harness.errors import BenchError
 from harness.supervised import Recipe
 from harness.task import Task
+from tasks.budgets import GENERATORS, embedded_classification
 from tasks.cifar import data_root
 from tasks.models.small import SmallCNN
 
@@ -43,39 +44,10 @@ def fmnist_student(num_classes: int = 10, in_channels: int = 1) -> SmallCNN:
 
 ARCHS = {"fmnist_teacher": fmnist_teacher, "fmnist_student": fmnist_student}
 
-_DATA_FREE = ("fast_meta", "fast", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
-_GENERATORS = ("fast_meta", "fast", "cmi", "dafl", "zskt", "dfq", "dfad")
-_BASELINES = ("teacher", "scratch", "kd")
-_QUICK_POOL = {"epochs": 44, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
-_QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128}
-_SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 16, "synthesis_batch_size": 16,
-          "eval_batch_size": 1000}
-_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {family: {} for family in (*_DATA_FREE, *_BASELINES)},
-    "quick": {
-        "fast_meta": _QUICK_POOL,
-        "fast": _QUICK_POOL,
-        # DeepInv (2,000 steps a batch) and CMI (500) keep their step counts; their rounds cost
-        # 400x and 100x a Fast-5 round, so they synthesise fewer images (the table shows how many).
-        "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
-        "cmi": {"epochs": 8, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128},
-        **{family: _QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
-        "teacher": {},
-        "scratch": {"epochs": 10, "batch_size": 128},
-        "kd": {"epochs": 10, "batch_size": 128},
-    },
-    "smoke": {
-        **{family: _SMOKE for family in _DATA_FREE},
-        "fast_meta": {**_SMOKE, "g_steps": 2},
-        "fast": {**_SMOKE, "g_steps": 2},
-        "deepinv": {**_SMOKE, "g_steps": 3},
-        "cmi": {**_SMOKE, "g_steps": 3},
-        "dfq": {**_SMOKE, "kd_steps": 1},
-        "teacher": {"eval_batch_size": 1000},
-        "scratch": {"epochs": 1, "batch_size": 256, "eval_batch_size": 1000},
-        "kd": {"epochs": 1, "batch_size": 256, "eval_batch_size": 1000},
-    },
-}
+# CMI: 8 rounds of 128 images (digits: 4 of 64), so that it is not judged on 256 images.
+_BUDGETS = embedded_classification(
+    cmi={"epochs": 8, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 128},
+    scratch={"epochs": 10, "batch_size": 128}, kd={"epochs": 10, "batch_size": 128})
 
 
 class FashionMNIST(Task):
@@ -153,4 +125,4 @@ class FashionMNIST(Task):
 
     def method_defaults(self, family: str) -> dict[str, Any]:
         # The digits' generator size (nz 64, 32 channels) for 28x28 images.
-        return {"nz": 64, "ngf": 32} if family in _GENERATORS else {}
+        return {"nz": 64, "ngf": 32} if family in GENERATORS else {}
