@@ -34,16 +34,18 @@ def _boot_id() -> str:
         return "-"
 
 
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), None if no such process.
-    Together with the pid it names one process: a recycled pid has another start time."""
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), None if no such process runs
+    (a zombie, killed but not yet reaped, runs no more). Together with the pid it names one
+    process: a recycled pid has another start time."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return None
     except OSError:
         return "-"
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Owner:
     @classmethod
     def me(cls) -> "Owner":
         pid = os.getpid()
-        return cls(socket.gethostname(), _boot_id(), pid, _process_start(pid) or "-")
+        return cls(socket.gethostname(), _boot_id(), pid, process_start(pid) or "-")
 
     def on_this_machine(self) -> bool:
         me = Owner.me()
@@ -82,7 +84,7 @@ class Owner:
             except PermissionError:
                 return True
             return True
-        return _process_start(self.pid) == self.started
+        return process_start(self.pid) == self.started
 
 
 def takeover_refusal(owner_text: str, heartbeat: float, now: float | None = None) -> str | None:

@@ -9,6 +9,5 @@ cd "$(dirname "$0")/.."
 require_clean_tree
 RESULTS=${RESULTS:-results/digits-few-step}
 sweep_table "$RESULTS" --tasks digits --budget quick --seeds "${SEEDS:-0,1,2}" \
-    --methods fast2,fast5,fast10,deepinv:g_steps=2,deepinv:g_steps=5,deepinv:g_steps=10,cmi:g_steps=2,cmi:g_steps=5,cmi:g_steps=10 \
-    --set epochs=44 --set synthesis_batch_size=128 --set batch_size=128 --set kd_steps=40 --set ep_steps=40
+    "${FEW_STEP[@]}"
 export_table digits "$RESULTS" digits-few-step

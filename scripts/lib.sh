@@ -44,3 +44,9 @@ export_table() {
     bench export --task "$task" --results-dir "$results" --output "results/runs/$name.csv"
     render_table "$name"
 }
+
+# The few-step study (the paper's Table 4): DeepInv and CMI at 2/5/10 synthesis steps per batch
+# against Fast-2/5/10, every method at Fast's quick budget (44 rounds of 128 images, 40 KD steps a
+# round), so that the step count is the only difference.
+FEW_STEP=(--methods fast2,fast5,fast10,deepinv:g_steps=2,deepinv:g_steps=5,deepinv:g_steps=10,cmi:g_steps=2,cmi:g_steps=5,cmi:g_steps=10
+          --set epochs=44 --set synthesis_batch_size=128 --set batch_size=128 --set kd_steps=40 --set ep_steps=40)

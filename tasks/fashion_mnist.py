@@ -62,6 +62,7 @@ class FashionMNIST(Task):
     pairs = {"fmnist_teacher-fmnist_student": ("fmnist_teacher", "fmnist_student")}
     default_budget = "quick"
     budgets = _BUDGETS
+    shipped_teachers = {"fmnist_teacher": "70b7dae48ec06fa53015adcee742fc1056dae40540a3b23a66965c28fc7cdcfe"}
     notes = ("task fashion-mnist: no reference settings; models, generator and budgets chosen (spec §12)",)
 
     @cached_property

@@ -15,10 +15,13 @@ from harness.registry import TASKS
 from tests.conftest import bench
 
 SHIPPING = [name for name in TASKS.names() if TASKS.get(name).shipped_teachers]
+# What each shipped teacher must reach on its test split (Fashion-MNIST: the bar for a
+# small CNN; the embedded digits tasks are nearly solved).
+BAR = {"digits": 0.95, "digits-seg": 0.95, "fashion-mnist": 0.92}
 
 
 def test_the_embedded_tasks_ship_a_teacher_for_every_pair():
-    assert {"digits", "digits-seg"} <= set(SHIPPING)
+    assert set(SHIPPING) == set(BAR)
     for name in SHIPPING:
         task = TASKS.get(name)()
         assert {teacher for teacher, _ in task.pairs.values()} <= set(task.shipped_teachers)
@@ -36,7 +39,7 @@ def test_a_fresh_cache_loads_the_shipped_teacher_with_its_pinned_hash(name, tmp_
     assert checkpoint["task_version"] == task.version  # re-ship when the task's data changes
     assert checkpoint["provenance"]["dfkd.git_dirty"] == "false"  # made by a committed script
     assert task.evaluate(model, cpu)[task.metric] == pytest.approx(info.metric, abs=1e-9)
-    assert info.metric > 0.95
+    assert info.metric >= BAR[name]
 
 
 def test_a_damaged_shipped_teacher_is_an_error_not_a_silent_other_teacher(tmp_path, monkeypatch, cpu):

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from harness.ownership import Heartbeat, Owner, takeover_refusal
+from harness.ownership import Heartbeat, Owner, process_start, takeover_refusal
 from harness.resume import non_finite
 
 
@@ -30,6 +30,17 @@ def test_a_dead_owner_on_this_machine_is_taken_over_at_once():
     owner = Owner(Owner.me().host, Owner.me().boot, child.pid, Owner.me().started)
     child.wait()
     assert takeover_refusal(str(owner), heartbeat=time.time()) is None
+
+
+def test_a_killed_but_unreaped_owner_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    me = Owner.me()
+    owner = Owner(me.host, me.boot, child.pid, process_start(child.pid))
+    assert takeover_refusal(str(owner), heartbeat=time.time()) is not None
+    child.kill()
+    time.sleep(0.5)  # a zombie until wait(): it runs no more
+    assert takeover_refusal(str(owner), heartbeat=time.time()) is None
+    child.wait()
 
 
 def test_a_recycled_pid_is_not_the_owner():
