@@ -1,28 +1,39 @@
-"""Stop requests (SIGTERM from a scheduler, Ctrl-C) that cannot be lost.
+"""Stop requests (SIGTERM from a scheduler, Ctrl-C) that cannot be lost, and never tear a store write.
 
 A handler that only raises ``KeyboardInterrupt`` can fire inside a weakref callback or a
 ``__del__`` (SQLAlchemy's, MLflow's), where Python prints the exception and drops it; the run
 would then carry on and finish. The handler therefore also records the request, and the training
-loops call :func:`check` at every step boundary, which raises it again there.
+loops call :func:`check` at every step boundary, which raises it again there. Raised in the middle
+of a tracking-store write, it could leave an sqlite transaction open that locks the store for the
+rest of the process; store writes run inside :func:`deferred`, where a stop request waits until
+the write is complete.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _requested = False
+_pending = False  # requested inside a deferred block: raised when the block ends
+_critical = 0
 
 
 def _request(signum, frame) -> None:
-    global _requested
+    global _requested, _pending
     _requested = True
+    if _critical:
+        _pending = True
+        return
     raise KeyboardInterrupt
 
 
 def install() -> None:
     """Route SIGTERM and SIGINT to a recorded stop request (ends the run KILLED, resumable)."""
-    global _requested
-    _requested = False
+    global _requested, _pending
+    _requested = _pending = False
     signal.signal(signal.SIGTERM, _request)
     signal.signal(signal.SIGINT, _request)
 
@@ -30,4 +41,22 @@ def install() -> None:
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if a stop was requested, even one whose first raise was dropped."""
     if _requested:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A block the main thread completes before a stop request is raised (signals only reach the
+    main thread; other threads' blocks are not deferred)."""
+    global _critical, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _critical += 1
+    try:
+        yield
+    finally:
+        _critical -= 1
+    if not _critical and _pending:
+        _pending = False
         raise KeyboardInterrupt

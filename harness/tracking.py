@@ -20,6 +20,7 @@ import pandas as pd
 
 from filelock import FileLock
 
+from harness import interrupt
 from harness.errors import BenchError, NonFinite
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -60,7 +61,8 @@ class _Retrying:
         def call(*args: Any, **kwargs: Any) -> Any:
             for attempt in range(self.TRIES):
                 try:
-                    return method(*args, **kwargs)
+                    with interrupt.deferred():  # a stop request never tears a store write
+                        return method(*args, **kwargs)
                 except Exception as error:
                     if "database is locked" not in str(error) or attempt == self.TRIES - 1:
                         raise

@@ -36,3 +36,14 @@ def test_a_sigterm_dropped_in_a_finalizer_is_raised_at_the_next_check(installed,
     assert dropped == [KeyboardInterrupt]  # Python dropped the handler's raise
     with pytest.raises(KeyboardInterrupt):
         interrupt.check()
+
+
+def test_a_stop_inside_a_store_write_waits_for_the_write_to_finish(installed):
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt.deferred():
+            signal.raise_signal(signal.SIGTERM)  # recorded, not raised: the write goes on
+            done.append("write finished")
+    assert done == ["write finished"]
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.check()
