@@ -103,10 +103,10 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
     process.kill()
     process.wait()
     assert only_run(results)["status"] == "RUNNING"  # SIGKILL leaves no chance to say anything
-    started = time.time()
-    done = resume(results, *LONG, "--force")  # its pid is gone: taken over at once, not after 10 minutes
+    # Its pid is gone: taken over at once. ENV keeps the default 10-minute staleness threshold, so
+    # a takeover decided by the heartbeat's age alone would be refused here.
+    done = resume(results, *LONG, "--force")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert time.time() - started < 300
     run = only_run(results)
     assert run["status"] == "FINISHED"
     assert steps(results, run["run_id"]) == list(range(LONG_EPOCHS))
