@@ -15,6 +15,8 @@ import click
 from harness.errors import BenchError
 
 RESULTS_HELP = "Holds the default tracking store (mlflow.db), artifacts and checkpoints."
+PART_HELP = ("A `bench export` of this grid's cells finished on an earlier machine, from this same commit "
+             "(a committed table too long for one machine).")
 
 
 class BenchGroup(click.Group):
@@ -297,13 +299,18 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
 @cli.command()
 @click.option("--task", "task_name", required=True)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="A .csv or .parquet file.")
+@click.option("--part", type=click.Path(dir_okay=False), default=None, help=PART_HELP + " Its runs are exported too.")
 @tracking_options
-def export(task_name, output, results_dir, tracking_uri) -> None:
+def export(task_name, output, part, results_dir, tracking_uri) -> None:
     """Write a task's finished runs (tags, params, final metrics) to CSV or parquet."""
     from harness.leaderboard import export as export_runs
+    from harness.parts import load_part, merge
 
     checked_output(output)
+    earlier = load_part(part) if part else None
     runs = task_runs(task_name, None, results_dir, tracking_uri)
+    if earlier is not None:
+        runs = merge(runs, earlier)
     if runs.empty:
         raise BenchError(f"no finished runs of task {task_name} in the store under {results_dir!r}: nothing to export")
     try:
@@ -344,6 +351,8 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="local: cells at once (default: one per GPU, else 1); ray: CPUs of the local Ray instance.")
 @click.option("--force", is_flag=True, help="Also take over RUNNING cells whose heartbeat is stale.")
+@click.option("--part", type=click.Path(dir_okay=False), default=None,
+              help=PART_HELP + " Its cells are not run again.")
 @click.option("--slurm-partition", default=None, help="slurm: the partition.")
 @click.option("--gpus-per-job", type=click.IntRange(min=0), default=None,
               help="slurm: GPUs per cell (default: 1, or 0 with --device cpu).")
@@ -355,18 +364,20 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
               help="Dataset root (default: $DFKD_DATA, else the user cache).")
 @performance_options
 @tracking_options
-def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, slurm_partition, gpus_per_job,
+def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, part, slurm_partition, gpus_per_job,
           timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir, tracking_uri) -> None:
     """Run a grid (methods x tasks x pairs x seeds), each cell one `bench run`, here, on Slurm or on Ray;
     cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
     from harness.leaderboard import build, render
+    from harness.parts import finished_cells, load_part
     from harness.sweep import Launch, expand, run as run_sweep
 
     launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
     specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)
+    finished = finished_cells(load_part(part)) if part else {}
     tracker = make_tracker(results_dir, tracking_uri)
     try:
-        report = run_sweep(specs, tracker, launch, sets, data_root, force)
+        report = run_sweep(specs, tracker, launch, sets, data_root, force, finished)
     except KeyboardInterrupt:
         click.echo("sweep interrupted: the same command resumes it", err=True)
         sys.exit(130)

@@ -6,6 +6,7 @@ stopwatch. Generative methods make every KD batch in ``sample()``, which is time
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -83,10 +84,13 @@ class Distiller:
     def kd_step(self, images: torch.Tensor) -> torch.Tensor:
         """One student update on a normalised batch; returns the detached loss (no host sync)."""
         self.student.train()
-        with self.precision.autocast():
+        penalty = self.synthesizer.kd_penalty
+        with self.precision.autocast(), penalty.capture() if penalty else contextlib.nullcontext():
             with torch.no_grad():
                 teacher_logits = self.teacher(images)
             loss = kd_loss(self.student(images), teacher_logits, self.config.kd_loss, self.config.T)
+            if penalty:
+                loss = loss + penalty.loss()
         self.optimizer.zero_grad(set_to_none=True)
         self.precision.backward(loss)
         self.precision.step(self.optimizer)

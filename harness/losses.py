@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from harness.errors import BenchError
 
 
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str, T: float = 1.0) -> Tensor:
@@ -136,3 +139,68 @@ class BNStatistics:
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
+
+
+def attention_map(features: Tensor) -> Tensor:
+    """Spatial attention of a feature map (Zagoruyko & Komodakis, ICLR 2017), as ZSKT uses it: the
+    channel mean of the squared activations, flattened and L2-normalised per sample. In fp32 so
+    that a bf16 forward does not lose the small normalised values."""
+    return F.normalize(features.float().pow(2).mean(dim=1).flatten(1), dim=1)
+
+
+def attention_transfer(student_maps: list[Tensor], teacher_maps: list[Tensor]) -> Tensor:
+    """``sum_j mean((a(s_j) - a(t_j))^2)`` over matched stages, ZSKT's student-side term."""
+    return sum((attention_map(s) - attention_map(t)).pow(2).mean()
+               for s, t in zip(student_maps, teacher_maps, strict=True))
+
+
+class StageOutputs:
+    """Forward hooks on a network's ``stages()`` that keep each stage's output while ``capture()``
+    is active; other forwards of the same network (synthesis, evaluation) cost nothing."""
+
+    def __init__(self, model: nn.Module) -> None:
+        stages = getattr(model, "stages", None)
+        if stages is None:
+            raise BenchError(f"{type(model).__name__} does not declare its stages (a stages() method), "
+                             f"which attention transfer needs")
+        self.modules = list(stages())
+        self.outputs: list[Tensor] = []
+        self._active = False
+        self._handles = [m.register_forward_hook(self._hook) for m in self.modules]
+
+    def _hook(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        if self._active:
+            self.outputs.append(output)
+
+    @contextmanager
+    def capture(self) -> Iterator["StageOutputs"]:
+        self.outputs, self._active = [], True
+        try:
+            yield self
+        finally:
+            self._active = False
+
+
+class AttentionTransfer:
+    """ZSKT's student-side penalty: ``weight * attention_transfer`` between the student's and the
+    teacher's stage outputs of the same KD forward. The pairs must have as many stages, with the
+    same spatial sizes, for the maps to be compared point by point."""
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, weight: float) -> None:
+        self.teacher, self.student = StageOutputs(teacher), StageOutputs(student)
+        if len(self.teacher.modules) != len(self.student.modules):
+            raise BenchError(f"attention transfer needs as many teacher as student stages, got "
+                             f"{len(self.teacher.modules)} and {len(self.student.modules)}")
+        self.weight = weight
+
+    @contextmanager
+    def capture(self) -> Iterator["AttentionTransfer"]:
+        with self.teacher.capture(), self.student.capture():
+            yield self
+
+    def loss(self) -> Tensor:
+        for t, s in zip(self.teacher.outputs, self.student.outputs):
+            if t.shape[2:] != s.shape[2:]:
+                raise BenchError(f"attention transfer compares maps of one size; a stage gave the teacher "
+                                 f"{tuple(t.shape[2:])} and the student {tuple(s.shape[2:])}")
+        return self.weight * attention_transfer(self.student.outputs, self.teacher.outputs)

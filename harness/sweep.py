@@ -169,9 +169,10 @@ def make_cell(spec: RunSpec, tracker: Tracker, resume: bool = False, force: bool
 
 
 def run(specs: list[RunSpec], tracker: Tracker, launch: Launch, sets: tuple[str, ...] = (),
-        data_root: str | None = None, force: bool = False) -> Report:
-    """Create the experiments, skip FINISHED cells (and RUNNING ones: another process has them),
-    launch the rest and wait for them."""
+        data_root: str | None = None, force: bool = False, finished: dict[str, str] | None = None) -> Report:
+    """Create the experiments, skip FINISHED cells (in the store, or ``finished``: grid key -> run id
+    of an earlier machine's part of the grid) and RUNNING ones (another process has them), launch
+    the rest and wait for them."""
     from harness.resume import choose
 
     for task in dict.fromkeys(spec.task for spec in specs):
@@ -182,6 +183,9 @@ def run(specs: list[RunSpec], tracker: Tracker, launch: Launch, sets: tuple[str,
     progress, cells = Progress(), []
     for spec in specs:
         label = f"{spec.task} {spec.run_name}"
+        if finished and spec.grid_key in finished:
+            progress(label, "skipped", f"FINISHED run {finished[spec.grid_key]} (--part)")
+            continue
         try:
             action, run_id = choose(tracker.cell_runs(spec.task, spec.grid_key), force)
         except BenchError as busy:

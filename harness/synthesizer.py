@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, ContextManager, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,15 @@ class SynthesisRound:
         return self.images.shape[0] if self.images is not None else self.generated
 
 
+class KDPenalty(Protocol):
+    """A method's extra student-side term in every KD step (ZSKT's attention transfer): forwards of
+    the step run inside ``capture()``, then ``loss()`` is added to the distillation loss."""
+
+    def capture(self) -> ContextManager: ...
+
+    def loss(self) -> Tensor: ...
+
+
 class Synthesizer(ABC):
     """A data-free synthesizer bound to one frozen teacher and one student.
 
@@ -50,6 +59,8 @@ class Synthesizer(ABC):
     generates_on_sample: ClassVar[bool] = False
     # The run's precision (the harness sets it): methods backpropagate and step through it.
     precision: Precision = FP32
+    # Added to the student's loss in every KD step when set (most methods distil with KD alone).
+    kd_penalty: KDPenalty | None = None
 
     def __init__(self, teacher: nn.Module, student: nn.Module, task: "Task", config: Any,
                  device: torch.device, pool: "ImagePool | None" = None) -> None:

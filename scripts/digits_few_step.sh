@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 require_clean_tree
 RESULTS=${RESULTS:-results/digits-few-step}
-sweep_table "$RESULTS" --tasks digits --budget quick --seeds "${SEEDS:-0,1,2}" \
+sweep_table digits-few-step digits "$RESULTS" --budget quick --seeds "${SEEDS:-0,1,2}" \
     "${FEW_STEP[@]}"
-export_table digits "$RESULTS" digits-few-step
+export_table digits-few-step digits "$RESULTS"

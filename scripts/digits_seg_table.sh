@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 require_clean_tree
 RESULTS=${RESULTS:-results/digits-seg}
-sweep_table "$RESULTS" --tasks digits-seg --budget quick --seeds "${SEEDS:-0,1,2}" \
+sweep_table digits-seg digits-seg "$RESULTS" --budget quick --seeds "${SEEDS:-0,1,2}" \
     --methods teacher,scratch,kd,fast2,fast5,fast10,dafl,dfad
-export_table digits-seg "$RESULTS" digits-seg
+export_table digits-seg digits-seg "$RESULTS"

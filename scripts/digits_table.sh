@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 require_clean_tree
 RESULTS=${RESULTS:-results/digits}
-sweep_table "$RESULTS" --tasks digits --budget quick --seeds "${SEEDS:-0,1,2}" \
+sweep_table digits digits "$RESULTS" --budget quick --seeds "${SEEDS:-0,1,2}" \
     --methods teacher,scratch,kd,fast2,fast5,fast10,fast50,fast,deepinv,cmi,dafl,zskt,dfq,dfad
-export_table digits "$RESULTS" digits
+export_table digits digits "$RESULTS"
 bench plot --task digits --from results/runs/digits.csv --output results/leaderboards/digits-pareto

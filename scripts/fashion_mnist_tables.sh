@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 require_clean_tree
 SEEDS=${SEEDS:-0,1,2}
 RESULTS=${RESULTS:-results/fashion-mnist}
-sweep_table "$RESULTS" --tasks fashion-mnist --budget quick --seeds "$SEEDS" \
+sweep_table fashion-mnist fashion-mnist "$RESULTS" --budget quick --seeds "$SEEDS" \
     --methods teacher,scratch,kd,fast2,fast5,fast10,fast50,fast,deepinv,cmi,dafl,zskt,dfq,dfad
-export_table fashion-mnist "$RESULTS" fashion-mnist
+export_table fashion-mnist fashion-mnist "$RESULTS"
 bench plot --task fashion-mnist --from results/runs/fashion-mnist.csv --output results/leaderboards/fashion-mnist-pareto
 
 FEW=${FEW:-results/fashion-mnist-few-step}
-sweep_table "$FEW" --tasks fashion-mnist --budget quick --seeds "$SEEDS" \
+sweep_table fashion-mnist-few-step fashion-mnist "$FEW" --budget quick --seeds "$SEEDS" \
     "${FEW_STEP[@]}"
-export_table fashion-mnist "$FEW" fashion-mnist-few-step
+export_table fashion-mnist-few-step fashion-mnist "$FEW"

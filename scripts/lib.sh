@@ -15,17 +15,50 @@ require_clean_tree() {
 # process, timed alone), FINISHED cells skipped and interrupted ones resumed when the script is
 # run again. CORES (e.g. CORES=0) pins every cell to those cores, one thread per core; the runs
 # record the cores and threads they had (dfkd.cpu_cores, dfkd.threads), so a table says how it
-# was timed. Usage: sweep_table RESULTS_DIR bench-sweep-flags...
+# was timed. A grid longer than one machine's loan continues on the next machine: interrupted,
+# the finished cells are exported to results/runs/parts/NAME.csv (git add -f it); run the script
+# again from a clean checkout of the same commit and those cells are skipped.
+# Usage: sweep_table NAME TASK RESULTS_DIR bench-sweep-flags...
 sweep_table() {
-    local results=$1
-    shift
+    local name=$1 task=$2 results=$3 part="results/runs/parts/$1.csv"
+    shift 3
     mkdir -p "$results"
-    local pin=()
+    local pin=() skip=()
     if [ -n "${CORES:-}" ]; then
         pin=(taskset -c "$CORES")
         export OMP_NUM_THREADS=$(( $(echo "$CORES" | tr -cd ',' | wc -c) + 1 ))
     fi
-    "${pin[@]}" bench sweep --jobs 1 --device cpu --results-dir "$results" "$@"
+    part=$(table_part "$name")
+    [ -n "$part" ] && skip=(--part "$part")
+    local status=0
+    "${pin[@]}" bench sweep --jobs 1 --device cpu --tasks "$task" --results-dir "$results" "${skip[@]}" "$@" \
+        || status=$?
+    if [ "$status" != 0 ]; then
+        save_part "$name" "$task" "$results"
+        exit "$status"
+    fi
+}
+
+# The cells of table NAME already run by this commit on earlier machines: its part file, or its
+# committed export when this very commit made it (a script of several tables then skips the
+# finished ones); nothing when the table starts afresh.
+table_part() {
+    local part="results/runs/parts/$1.csv" final="results/runs/$1.csv"
+    if [ -f "$part" ]; then
+        echo "$part"
+    elif [ -f "$final" ] && python -c "import pandas, sys; sys.exit(set(pandas.read_csv(sys.argv[1], dtype=str)['tags.dfkd.git_sha']) != {sys.argv[2]})" "$final" "$(git rev-parse HEAD)"; then
+        echo "$final"
+    fi
+}
+
+# Export the finished cells of an unfinished grid (and those of its earlier part) to its part file.
+save_part() {
+    local name=$1 task=$2 results=$3 part skip=()
+    part=$(table_part "$name")
+    [ -n "$part" ] && skip=(--part "$part")
+    part="results/runs/parts/$name.csv"
+    bench export --task "$task" --results-dir "$results" "${skip[@]}" --output "${part%.csv}.saving.csv" \
+        && mv "${part%.csv}.saving.csv" "$part" && echo "the finished cells are in $part: commit it to continue elsewhere" >&2
 }
 
 # Render results/leaderboards/NAME.{md,csv,tex} from the committed export results/runs/NAME.csv.
@@ -38,10 +71,14 @@ render_table() {
     done
 }
 
-# Export a finished table's runs beside the committed tables and render them from the export.
+# Export a finished table's runs (with its part from earlier machines) beside the committed tables
+# and render them from the export.
 export_table() {
-    local task=$1 results=$2 name=$3
-    bench export --task "$task" --results-dir "$results" --output "results/runs/$name.csv"
+    local name=$1 task=$2 results=$3 part skip=()
+    part=$(table_part "$name")
+    [ -n "$part" ] && skip=(--part "$part")
+    bench export --task "$task" --results-dir "$results" "${skip[@]}" --output "results/runs/$name.csv"
+    rm -f "results/runs/parts/$name.csv"
     render_table "$name"
 }
 

@@ -71,6 +71,10 @@ class ResNet(nn.Module):
             self.in_planes = planes
         return nn.Sequential(*layers)
 
+    def stages(self) -> list[nn.Module]:
+        """The modules whose outputs are the stages' feature maps, shallow to deep."""
+        return [self.layer1, self.layer2, self.layer3, self.layer4]
+
     def cmi_feature_modules(self) -> list[nn.Module]:
         """CMI hooks read the inputs of the four stages (spec §4, §7.3), not the BN inputs."""
         return [self.layer1, self.layer2, self.layer3, self.layer4]
@@ -117,6 +121,10 @@ class VGG(nn.Module):
         _init_conv_he(self)
         self.classifier.weight.data.normal_(0, 0.01)
         self.classifier.bias.data.zero_()
+
+    def stages(self) -> list[nn.Module]:
+        """The five conv groups (their outputs before the group's last ReLU), shallow to deep."""
+        return [self.block0, self.block1, self.block2, self.block3, self.block4]
 
     def forward(self, x: Tensor, return_features: bool = False):
         h = x.shape[2]
@@ -190,6 +198,10 @@ class WideResNet(nn.Module):
         self.fc = nn.Linear(ch[3], num_classes)
         _init_conv_he(self)
         self.fc.bias.data.zero_()
+
+    def stages(self) -> list[nn.Module]:
+        """The three pre-activation stages, shallow to deep (ZSKT's attention points)."""
+        return [self.block1, self.block2, self.block3]
 
     def forward(self, x: Tensor, return_features: bool = False):
         out = self.block3(self.block2(self.block1(self.conv1(x))))

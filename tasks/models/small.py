@@ -16,6 +16,7 @@ class SmallCNN(nn.Module):
     def __init__(self, stages: tuple[tuple[int, ...], ...], num_classes: int = 10, in_channels: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
+        self._stage_ends: list[int] = []  # index in ``features`` of each stage's last ReLU
         cin = in_channels
         for i, widths in enumerate(stages):
             if i > 0:
@@ -23,9 +24,14 @@ class SmallCNN(nn.Module):
             for cout in widths:
                 layers += _conv_bn(cin, cout)
                 cin = cout
+            self._stage_ends.append(len(layers) - 1)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, num_classes)
+
+    def stages(self) -> list[nn.Module]:
+        """The modules whose outputs are the stages' feature maps, shallow to deep."""
+        return [self.features[i] for i in self._stage_ends]
 
     def forward(self, x: Tensor, return_features: bool = False):
         features = self.pool(self.features(x)).flatten(1)
