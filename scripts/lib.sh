@@ -57,6 +57,7 @@ save_part() {
     part=$(table_part "$name")
     [ -n "$part" ] && skip=(--part "$part")
     part="results/runs/parts/$name.csv"
+    mkdir -p "$(dirname "$part")"
     bench export --task "$task" --results-dir "$results" "${skip[@]}" --output "${part%.csv}.saving.csv" \
         && mv "${part%.csv}.saving.csv" "$part" && echo "the finished cells are in $part: commit it to continue elsewhere" >&2
 }
