@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
 
 RESULTS_HELP = "Holds the default tracking store (mlflow.db), artifacts and checkpoints."
 PART_HELP = ("A `bench export` of this grid's cells finished on an earlier machine, from this same commit "
@@ -61,15 +61,16 @@ def performance_options(func):
 
 
 def tracking_options(func):
-    func = click.option("--tracking-uri", default=None,
-                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite under --results-dir).")(func)
+    func = click.option(
+        "--tracking-uri", default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite under --results-dir).")(func)
     return click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
                         help=RESULTS_HELP)(func)
 
 
 def make_tracker(results_dir: str, tracking_uri: str | None, create: bool = True):
     """The tracking store; read-only commands pass ``create=False`` and never create one."""
-    from harness.tracking import Tracker
+    from harness.record.tracking import Tracker
     try:
         tracker = Tracker(results_dir, tracking_uri, create=create)
     except OSError as error:
@@ -110,11 +111,11 @@ def cli(debug: bool) -> None:
 def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_,
         data_root, download, results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
-    from harness import interrupt
-    from harness.devices import resolve_device
-    from harness.plan import plan_runs
-    from harness.resume import choose
-    from harness.runner import execute
+    from harness.core import interrupt
+    from harness.core.devices import resolve_device
+    from harness.engine.plan import plan_runs
+    from harness.engine.resume import choose
+    from harness.engine.runner import execute
 
     if force and not resume:
         raise BenchError("--force only applies with --resume")
@@ -144,17 +145,33 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
 @cli.command("list")
 @click.argument("what", type=click.Choice(["methods", "baselines", "tasks", "pairs"]))
 @click.option("--task", "task_name", default=None, help="For pairs: only this task's.")
-def list_(what: str, task_name: str | None) -> None:
+@click.option("--details", is_flag=True,
+              help="methods, baselines: also the task kinds each supports and where docs/methods.md describes it "
+                   "(imports the methods).")
+def list_(what: str, task_name: str | None, details: bool) -> None:
     """List registered methods, baselines, tasks or teacher-student pairs."""
-    from harness.registry import BASELINES, METHODS, TASKS
+    from harness.core.registry import BASELINES, METHODS, TASKS
 
-    if what in ("methods", "baselines", "tasks"):
-        for name in {"methods": METHODS, "baselines": BASELINES, "tasks": TASKS}[what].names():
+    if what == "tasks":
+        for name in TASKS.names():
             click.echo(name)
-        return
-    for name in [TASKS.canonical(task_name)] if task_name else TASKS.names():
-        for pair, (teacher, student) in TASKS.get(name).pairs.items():
-            click.echo(f"{name}\t{pair}\t(teacher {teacher}, student {student})")
+    elif what in ("methods", "baselines"):
+        from tabulate import tabulate
+
+        registry = METHODS if what == "methods" else BASELINES
+        rows = []
+        for name in registry.names():
+            row = [name, registry.label(name), registry.family(name), registry.about(name).paper]
+            if details:
+                row += [", ".join(sorted(registry.get(name).cls.supports)),
+                        f"docs/methods.md#{registry.about(name).docs}"]
+            rows.append(row)
+        headers = ["name", "label", "family", "paper"] + (["supports", "described in"] if details else [])
+        click.echo(tabulate(rows, headers=headers, tablefmt="plain"))
+    else:
+        for name in [TASKS.canonical(task_name)] if task_name else TASKS.names():
+            for pair, (teacher, student) in TASKS.get(name).pairs.items():
+                click.echo(f"{name}\t{pair}\t(teacher {teacher}, student {student})")
 
 
 @cli.group()
@@ -172,7 +189,7 @@ def config_show(method, task_name, pair, budget, sets) -> None:
     """Print a cell's resolved config, each field with the layer that set it."""
     from tabulate import tabulate
 
-    from harness.plan import plan_runs
+    from harness.engine.plan import plan_runs
 
     spec = plan_runs(method, task_name, pair, "0", budget, sets)[0]
     rows = [(name, value, spec.resolved.sources[name]) for name, value in vars(spec.config).items()]
@@ -201,10 +218,10 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
     """Train a teacher on the task's real training split and cache it."""
     from dataclasses import replace
 
-    from harness import teachers
-    from harness.devices import resolve_device
-    from harness.plan import make_task
-    from harness.runner import seed_everything
+    from harness.core.devices import resolve_device
+    from harness.engine import teachers
+    from harness.engine.plan import make_task
+    from harness.engine.runner import seed_everything
 
     task = make_task(task_name, data_root, download)
     arch = arch or task.pair(None)[0]
@@ -233,9 +250,9 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
 @data_options
 def teacher_import(path, task_name, arch, device, data_root, download) -> None:
     """Import a teacher checkpoint ({'state_dict': ...} or a bare state dict) into the cache."""
-    from harness import teachers
-    from harness.devices import resolve_device
-    from harness.plan import make_task
+    from harness.core.devices import resolve_device
+    from harness.engine import teachers
+    from harness.engine.plan import make_task
 
     task = make_task(task_name, data_root, download)
     task.build_model(arch)
@@ -257,8 +274,8 @@ def write_or_echo(text: str, output: str | None) -> None:
 
 def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri: str | None):
     """A task's finished runs, from an export file (``--from``) or from the tracking store."""
-    from harness.leaderboard import load_export
-    from harness.registry import TASKS
+    from harness.core.registry import TASKS
+    from harness.report.leaderboard import load_export
 
     TASKS.canonical(task_name)
     if source:
@@ -287,7 +304,7 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
                 tracking_uri) -> None:
     """Tabulate a task's finished runs in the paper's layout: rows = teacher, baselines, methods;
     columns = pairs; cells = metric mean ± std over seeds [synthesis time]."""
-    from harness.leaderboard import build, render
+    from harness.report.leaderboard import build, render
 
     if output:
         checked_output(output)
@@ -303,8 +320,8 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
 @tracking_options
 def export(task_name, output, part, results_dir, tracking_uri) -> None:
     """Write a task's finished runs (tags, params, final metrics) to CSV or parquet."""
-    from harness.leaderboard import export as export_runs
-    from harness.parts import load_part, merge
+    from harness.report.leaderboard import export as export_runs
+    from harness.report.parts import load_part, merge
 
     checked_output(output)
     earlier = load_part(part) if part else None
@@ -330,7 +347,7 @@ def export(task_name, output, part, results_dir, tracking_uri) -> None:
 def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
     """Metric against synthesis time (log axis), error bars over seeds, the Pareto front; PNG and SVG,
     also logged to MLflow (a report run of the task's experiment) when read from the store."""
-    from harness.plots import plot as make_plot
+    from harness.report.plots import plot as make_plot
 
     runs = task_runs(task_name, source, results_dir, tracking_uri)
     base = Path(output) if output else Path(results_dir) / "leaderboards" / f"{task_name}-pareto"
@@ -364,13 +381,15 @@ def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
               help="Dataset root (default: $DFKD_DATA, else the user cache).")
 @performance_options
 @tracking_options
-def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, part, slurm_partition, gpus_per_job,
-          timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir, tracking_uri) -> None:
+def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, part, slurm_partition,
+          gpus_per_job, timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir,
+          tracking_uri) -> None:
     """Run a grid (methods x tasks x pairs x seeds), each cell one `bench run`, here, on Slurm or on Ray;
     cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
-    from harness.leaderboard import build, render
-    from harness.parts import finished_cells, load_part
-    from harness.sweep import Launch, expand, run as run_sweep
+    from harness.launch.sweep import Launch, expand
+    from harness.launch.sweep import run as run_sweep
+    from harness.report.leaderboard import build, render
+    from harness.report.parts import finished_cells, load_part
 
     launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
     specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)
@@ -402,7 +421,7 @@ def serve(host, port, backend_store_uri, results_dir) -> None:
     """Start the MLflow UI and tracking server on the project's store."""
     import os
 
-    from harness.tracking import default_uri
+    from harness.record.tracking import default_uri
 
     if (backend_store_uri or "").startswith("postgresql"):
         from sqlalchemy.engine import make_url
@@ -434,9 +453,13 @@ def serve(host, port, backend_store_uri, results_dir) -> None:
 @tracking_options
 def rerun(run_id, source, sets, device, quiet, data_root, download, results_dir, tracking_uri) -> None:
     """Re-run a cell from its record alone (config, seed, teacher hash), as a new run."""
-    from harness.devices import resolve_device
-    from harness.rerun import record_from_export, record_from_store, spec_from_record
-    from harness.runner import execute
+    from harness.core.devices import resolve_device
+    from harness.engine.runner import execute
+    from harness.launch.rerun import (
+        record_from_export,
+        record_from_store,
+        spec_from_record,
+    )
 
     if source:
         tags, params = record_from_export(source, run_id)
@@ -460,8 +483,9 @@ def profile(task_name, pair, methods, device, batch_size, precision, compile_) -
     """Time synthesis, KD and evaluation at a task's shapes with random weights (no data needed)."""
     from tabulate import tabulate
 
-    from harness.devices import resolve_device
-    from harness.profile import DEFAULT_METHODS, profile as run_profile
+    from harness.core.devices import resolve_device
+    from harness.engine.profile import DEFAULT_METHODS
+    from harness.engine.profile import profile as run_profile
 
     if batch_size is not None and batch_size < 1:
         raise BenchError(f"invalid value {batch_size} for --batch-size: must be >= 1")

@@ -1,15 +1,30 @@
 """Data-free synthesizers and baselines, declared lazily so listing them imports no torch.
 
-Each entry points at a ``MethodSpec`` in the method's own module (one file per family).
+Each entry points at a ``MethodSpec`` in the method's own module (one file per family). The
+order of registration is the order of the paper's rows: the teacher and the real-data
+baselines, then the inversion methods, the generative family and FastDFKD.
 """
 
-from harness.registry import BASELINES, METHODS
+from harness.core.registry import BASELINES, METHODS, About
 
-for _name in ("fast2", "fast5", "fast10", "fast50", "fast"):
-    METHODS.register(_name, f"methods.fast:{_name}")
-METHODS.register("deepinv", "methods.deepinv:deepinv")
-METHODS.register("cmi", "methods.cmi:cmi")
-for _name in ("dafl", "zskt", "dfq", "dfad"):
-    METHODS.register(_name, f"methods.generative:{_name}")
-for _name in ("teacher", "scratch", "kd"):
-    BASELINES.register(_name, f"methods.baselines:{_name}")
+BASELINES.register("teacher", "methods.baselines:teacher", about=About("Teacher", "the pretrained network"))
+BASELINES.register("scratch", "methods.baselines:scratch", about=About("Student", "trained on the real data"))
+BASELINES.register("kd", "methods.baselines:kd", about=About(
+    "KD", "Hinton et al., Distilling the Knowledge in a Neural Network, 2015 (on the real data)"))
+
+METHODS.register("deepinv", "methods.deepinv:deepinv", about=About(
+    "DeepInv", "Yin et al., Dreaming to Distill (DeepInversion), CVPR 2020", speedup_reference=True))
+METHODS.register("cmi", "methods.cmi:cmi", about=About(
+    "CMI", "Fang et al., Contrastive Model Inversion for Data-Free Knowledge Distillation, IJCAI 2021"))
+METHODS.register("dafl", "methods.generative:dafl", about=About(
+    "DAFL", "Chen et al., Data-Free Learning of Student Networks, ICCV 2019"))
+METHODS.register("zskt", "methods.generative:zskt", about=About(
+    "ZSKT", "Micaelli & Storkey, Zero-shot Knowledge Transfer via Adversarial Belief Matching, NeurIPS 2019"))
+METHODS.register("dfq", "methods.generative:dfq", about=About(
+    "DFQ", "Choi et al., Data-Free Network Quantization with Adversarial Knowledge Distillation, CVPRW 2020"))
+METHODS.register("dfad", "methods.generative:dfad", about=About(
+    "DFAD", "Fang et al., Data-Free Adversarial Distillation, arXiv 2019"))
+_FAST = "Fang et al., Up to 100x Faster Data-free Knowledge Distillation, AAAI 2022"
+METHODS.register("fast", "methods.fast:fast", about=About("Fast", _FAST + " (generator reused, no meta-learning)"))
+for _steps in (2, 5, 10, 50):
+    METHODS.register(f"fast{_steps}", f"methods.fast:fast{_steps}", about=About(f"Fast-{_steps}", _FAST))

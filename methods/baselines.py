@@ -16,13 +16,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from harness.config import option
-from harness.distill import EpochReport, Progress
-from harness.precision import Precision
-from harness.supervised import Recipe, SupervisedTrainer
-from harness.synthesizer import MethodSpec
-from harness.task import Task
-from harness.timing import Stopwatch
+from harness.core.config import option
+from harness.core.precision import Precision
+from harness.core.synthesizer import MethodSpec
+from harness.core.task import Recipe, Task
+from harness.engine.distill import EpochReport, Progress
+from harness.engine.supervised import SupervisedTrainer
+from harness.engine.timing import EVALUATION, Stopwatch
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class TeacherEvaluation:
         self.progress = Progress()
 
     def run_epoch(self, on_round=None) -> EpochReport:
-        with self.stopwatch.phase("eval"):
+        with self.stopwatch.phase(EVALUATION):
             metrics = self.task.evaluate(self.teacher, self.device, self.config.eval_batch_size)
         self.progress.best = metrics[self.task.metric]
         self.progress.history.append(self.progress.best)

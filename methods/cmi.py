@@ -10,15 +10,22 @@ Follows spec §4, with the memory-bank boundary fixed (§12): the bank counts as
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness.config import DistillConfig, option
-from harness.losses import BNStatistics, masked_adversarial
-from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen
+from harness.core.config import DistillConfig, option
+from harness.core.losses import BNStatistics, masked_adversarial
+from harness.core.synthesizer import (
+    BestIterate,
+    MethodSpec,
+    SynthesisRound,
+    Synthesizer,
+    frozen,
+)
 from methods.generators import make_generator, reset_all
 
 
@@ -140,14 +147,16 @@ class CMISynthesizer(Synthesizer):
                 images = self.generator(z)
                 global_view = self.task.augment(images)
                 with self.bn_stats.capture():
-                    teacher_logits, global_features = self.features.collect(lambda: self.teacher(global_view))
+                    teacher_logits, global_features = self.features.collect(
+                        functools.partial(self.teacher, global_view))
                 loss_bn = self.bn_stats.loss()
                 loss_oh = F.cross_entropy(teacher_logits, targets)
                 loss_adv = masked_adversarial(self.student(global_view), teacher_logits) if c.adv > 0 else zero
                 loss = c.bn * loss_bn + c.oh * loss_oh + c.adv * loss_adv
                 loss_cr = zero
                 if c.cr > 0:
-                    _, local_features = self.features.collect(lambda: self.teacher(self.task.augment_local(images)))
+                    local_view = self.task.augment_local(images)
+                    _, local_features = self.features.collect(functools.partial(self.teacher, local_view))
                     self._ensure_head(global_features.shape[1])
                     bank_rows = self.bank.draw(c.n_neg)
                     bank_local, bank_global = bank_rows.chunk(2, dim=1)

@@ -13,11 +13,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from harness.augment import jitter_flip
-from harness.config import DistillConfig, option
-from harness.losses import BNStatistics, jensen_shannon_adversarial, total_variation
-from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen, \
-    require_no_class_targets
+from harness.core.augment import jitter_flip
+from harness.core.config import DistillConfig, option
+from harness.core.losses import (
+    BNStatistics,
+    jensen_shannon_adversarial,
+    total_variation,
+)
+from harness.core.synthesizer import (
+    BestIterate,
+    MethodSpec,
+    SynthesisRound,
+    Synthesizer,
+    frozen,
+    require_no_class_targets,
+)
 
 
 @dataclass(frozen=True)

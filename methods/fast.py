@@ -16,10 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.config import DistillConfig, option
-from harness.losses import BNStatistics, masked_adversarial
-from harness.synthesizer import BestIterate, MethodSpec, SynthesisRound, Synthesizer, frozen, \
-    require_no_class_targets
+from harness.core.config import DistillConfig, option
+from harness.core.losses import BNStatistics, masked_adversarial
+from harness.core.synthesizer import (
+    BestIterate,
+    MethodSpec,
+    SynthesisRound,
+    Synthesizer,
+    frozen,
+    require_no_class_targets,
+)
 from methods.generators import make_generator, reset_first_layers
 
 REPTILE_SCALE = 67.0  # the reference's constant; with Adam it matters only through epsilon

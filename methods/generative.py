@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from harness.config import DistillConfig, option
-from harness.losses import AttentionTransfer, BNStatistics, kd_loss
-from harness.synthesizer import MethodSpec, SynthesisRound, Synthesizer, frozen
+from harness.core.config import DistillConfig, option
+from harness.core.losses import AttentionTransfer, BNStatistics, kd_loss
+from harness.core.synthesizer import MethodSpec, SynthesisRound, Synthesizer, frozen
 from methods.generators import make_generator
 
 
@@ -177,14 +177,27 @@ class ZSKTSynthesizer(GenerativeSynthesizer):
         return notes
 
 
-def _recipe(name: str, segmentation: bool = False, **preset) -> MethodSpec:
-    kinds = frozenset({"classification", "segmentation"} if segmentation else {"classification"})
-    cls = type(f"{name.upper()}Synthesizer", (GenerativeSynthesizer,),
-               {"name": name, "family": name, "supports": kinds})
-    return MethodSpec(cls, preset)
+class DAFLSynthesizer(GenerativeSynthesizer):
+    """DAFL: the teacher's one-hot, activation and information-entropy losses train the generator."""
+
+    name = family = "dafl"
+    supports = frozenset({"classification", "segmentation"})
 
 
-dafl = _recipe("dafl", segmentation=True, oh=1.0, act=0.001, balance=20.0, nz=512)
+class DFQSynthesizer(GenerativeSynthesizer):
+    """DFQ: the adversarial KL plus BN-statistics, one-hot and entropy terms."""
+
+    name = family = "dfq"
+
+
+class DFADSynthesizer(GenerativeSynthesizer):
+    """DFAD: the min-max game on the L1 distance between the logits."""
+
+    name = family = "dfad"
+    supports = frozenset({"classification", "segmentation"})
+
+
+dafl = MethodSpec(DAFLSynthesizer, {"oh": 1.0, "act": 0.001, "balance": 20.0, "nz": 512})
 zskt = MethodSpec(ZSKTSynthesizer, {"adv": 1.0})
-dfq = _recipe("dfq", adv=1.0, bn=1.0, oh=1.0, balance=20.0, kd_steps=10)
-dfad = _recipe("dfad", segmentation=True, adv=1.0, adv_loss="l1", kd_loss="l1")
+dfq = MethodSpec(DFQSynthesizer, {"adv": 1.0, "bn": 1.0, "oh": 1.0, "balance": 20.0, "kd_steps": 10})
+dfad = MethodSpec(DFADSynthesizer, {"adv": 1.0, "adv_loss": "l1", "kd_loss": "l1"})

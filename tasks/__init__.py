@@ -1,6 +1,6 @@
 """Benchmark tasks, declared lazily so listing them imports no torch."""
 
-from harness.registry import TASKS
+from harness.core.registry import TASKS
 
 TASKS.register("digits", "tasks.digits:Digits")
 TASKS.register("cifar10", "tasks.cifar:Cifar10")

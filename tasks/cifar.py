@@ -17,9 +17,8 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from harness.errors import BenchError
-from harness.supervised import Recipe
-from harness.task import Task
+from harness.core.errors import BenchError
+from harness.core.task import Recipe, Task
 from tasks.models.cifar import ARCHS, build
 
 PAIRS = {
@@ -28,6 +27,13 @@ PAIRS = {
     "wrn40_2-wrn16_1": ("wrn40_2", "wrn16_1"),
     "wrn40_2-wrn40_1": ("wrn40_2", "wrn40_1"),
     "wrn40_2-wrn16_2": ("wrn40_2", "wrn16_2"),
+}
+PAIR_LABELS = {
+    "resnet34-resnet18": "ResNet-34 / ResNet-18",
+    "vgg11-resnet18": "VGG-11 / ResNet-18",
+    "wrn40_2-wrn16_1": "WRN-40-2 / WRN-16-1",
+    "wrn40_2-wrn40_1": "WRN-40-2 / WRN-40-1",
+    "wrn40_2-wrn16_2": "WRN-40-2 / WRN-16-2",
 }
 REFERENCE_BASELINE_PAIR = "wrn40_2-wrn16_1"  # the only pair the reference's baseline scripts ran
 
@@ -87,6 +93,7 @@ class _Cifar(Task):
     crop_padding = 4
     hflip = True
     pairs = PAIRS
+    pair_labels = PAIR_LABELS
     budgets = _BUDGETS
     default_budget = "paper"
 

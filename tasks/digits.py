@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
-from harness.errors import BenchError
-from harness.supervised import Recipe
-from harness.task import Task
+from harness.core.errors import BenchError
+from harness.core.task import Recipe, Task
 from tasks.budgets import GENERATORS, embedded_classification
 from tasks.models.small import cnn_large, cnn_small
 

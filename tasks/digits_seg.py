@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
-from harness.errors import BenchError
-from harness.segmentation import SegmentationTask
-from harness.supervised import Recipe
+from harness.core.errors import BenchError
+from harness.core.segmentation import SegmentationTask
+from harness.core.task import Recipe
 from tasks.digits import _arrays
 from tasks.models.unet import unet_large, unet_small
 

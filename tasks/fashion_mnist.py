@@ -19,9 +19,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from harness.errors import BenchError
-from harness.supervised import Recipe
-from harness.task import Task
+from harness.core.errors import BenchError
+from harness.core.task import Recipe, Task
 from tasks.budgets import GENERATORS, embedded_classification
 from tasks.cifar import data_root
 from tasks.models.small import SmallCNN

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from harness.errors import BenchError
-from harness.segmentation import IGNORE_INDEX, SegmentationTask
-from harness.supervised import Recipe
+from harness.core.errors import BenchError
+from harness.core.segmentation import IGNORE_INDEX, SegmentationTask
+from harness.core.task import Recipe
 from tasks.cifar import data_root
 from tasks.models.deeplab import ARCHS, build
 
@@ -150,6 +150,7 @@ class NYUv2(SegmentationTask):
     crop_padding = 16  # synthesis/KD view of 128x128 images: CIFAR's 4/32 scaled (spec §8.5)
     hflip = True
     pairs = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": ("deeplabv3_resnet50", "deeplabv3_mobilenetv2")}
+    pair_labels = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": "DeepLabV3-R50 / DeepLabV3-MV2"}
     default_budget = "paper"
     budgets = _BUDGETS
     notes = ()

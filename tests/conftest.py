@@ -35,7 +35,7 @@ def cpu():
 @pytest.fixture(scope="session")
 def digits_teacher(cpu):
     """The shipped digits teacher."""
-    from harness import teachers
+    from harness.engine import teachers
     from tasks.digits import Digits
     return teachers.load(Digits(), "cnn_large", cpu)
 

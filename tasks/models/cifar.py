@@ -7,7 +7,7 @@ the reference code (after stripping a DataParallel ``module.`` prefix) load with
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

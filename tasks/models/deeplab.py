@@ -16,7 +16,7 @@ penultimate feature vector: the global average of the input to the head's final 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -45,7 +45,9 @@ class DeepLabV3(nn.Module):
 def deeplabv3_resnet50(num_classes: int = 13, pretrained_backbone: bool = False) -> DeepLabV3:
     """The NYUv2 teacher. ``pretrained_backbone`` loads torchvision's ImageNet ResNet-50 (download)."""
     from torchvision.models import ResNet50_Weights
-    from torchvision.models.segmentation import deeplabv3_resnet50 as tv_deeplabv3_resnet50
+    from torchvision.models.segmentation import (
+        deeplabv3_resnet50 as tv_deeplabv3_resnet50,
+    )
 
     weights_backbone = ResNet50_Weights.IMAGENET1K_V1 if pretrained_backbone else None
     model = tv_deeplabv3_resnet50(weights=None, weights_backbone=weights_backbone, num_classes=num_classes,

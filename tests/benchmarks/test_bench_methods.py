@@ -14,13 +14,13 @@ import dataclasses
 import pytest
 import torch
 
-from harness.distill import Distiller
-from harness.plan import lookup_method, make_task, plan_runs
-from harness.pool import ImagePool
-from harness.precision import Precision, configure_backends, prepare
-from harness.registry import METHODS
-from harness.runner import seed_everything
-from harness.timing import Stopwatch
+from harness.core.pool import ImagePool
+from harness.core.precision import Precision, configure_backends, prepare
+from harness.core.registry import METHODS
+from harness.engine.distill import Distiller
+from harness.engine.plan import lookup_method, make_task, plan_runs
+from harness.engine.runner import seed_everything
+from harness.engine.timing import Stopwatch
 
 CAPPED_STEPS = 10
 TINY_BATCH = 32

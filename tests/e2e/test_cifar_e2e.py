@@ -14,9 +14,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from harness import teachers
 from harness.cli import cli
-from harness.tracking import Tracker
+from harness.engine import teachers
+from harness.record.tracking import Tracker
 from tasks.models.cifar import build
 from tests.fixtures_cifar import bypass_checksum, write_cifar
 

@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import pytest
 
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 
 FINAL_METRICS = ["best/acc", "final/acc", "time/synthesis_s", "time/kd_s", "time/total_s",

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from harness.errors import BenchError
-from harness.registry import TASKS
-from harness.tracking import Tracker
+from harness.core.errors import BenchError
+from harness.core.registry import TASKS
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 
 

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 from tests.fixtures_nyuv2 import write_nyuv2
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.plan import plan_runs
-from harness.registry import BASELINES
-from harness.runner import execute
-from harness.tracking import Tracker
+from harness.core.registry import BASELINES
+from harness.engine.plan import plan_runs
+from harness.engine.runner import execute
+from harness.record.tracking import Tracker
 
 
 def test_registry_lists_the_three_baselines():
@@ -36,6 +36,6 @@ def test_baseline_logs_the_same_record(name, tmp_path, digits_teacher):
 
 
 def test_baselines_refuse_data_free_only_fields():
-    from harness.errors import BenchError
+    from harness.core.errors import BenchError
     with pytest.raises(BenchError, match="unknown config field 'g_steps'"):
         plan_runs("scratch:g_steps=3", "digits")

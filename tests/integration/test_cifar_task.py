@@ -9,8 +9,8 @@ import pickle
 import pytest
 import torch
 
-from harness import teachers
-from harness.plan import plan_runs
+from harness.engine import teachers
+from harness.engine.plan import plan_runs
 from tasks.cifar import Cifar10, Cifar100
 from tasks.models.cifar import build
 from tests.conftest import bench
@@ -90,7 +90,7 @@ def test_an_explicit_root_wins_over_dfkd_data(cifar_root, tmp_path, monkeypatch)
 
 
 def test_missing_data_is_a_bench_error_in_process(tmp_path):
-    from harness.errors import BenchError
+    from harness.core.errors import BenchError
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -156,7 +156,7 @@ def test_run_without_the_dataset_names_the_folder_and_download(run_without_data)
 def test_run_without_the_dataset_records_no_run(run_without_data):
     """plan.py: "Everything a user can get wrong is checked here, before a run is created in the
     store." A missing dataset is only noticed at the first evaluation, after an epoch of synthesis."""
-    from harness.tracking import Tracker
+    from harness.record.tracking import Tracker
 
     done, _, results = run_without_data
     assert done.returncode == 2

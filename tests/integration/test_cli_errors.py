@@ -69,7 +69,8 @@ def test_config_show_names_the_source_of_every_field():
 
 
 def test_list_pairs_and_tasks():
-    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == ["digits", "cifar10", "cifar100", "digits-seg", "nyuv2", "fashion-mnist"]
+    assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == [
+        "digits", "cifar10", "cifar100", "digits-seg", "nyuv2", "fashion-mnist"]
     pairs = CliRunner().invoke(cli, ["list", "pairs", "--task", "digits"]).stdout
     assert "cnn_large-cnn_small" in pairs
 
@@ -78,9 +79,9 @@ def test_list_pairs_and_tasks():
 
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory, digits_teacher):
-    from harness.plan import plan_runs
-    from harness.runner import execute
-    from harness.tracking import Tracker
+    from harness.engine.plan import plan_runs
+    from harness.engine.runner import execute
+    from harness.record.tracking import Tracker
 
     results = tmp_path_factory.mktemp("populated") / "results"
     execute(plan_runs("fast2", "digits", budget="smoke")[0], Tracker(results), "cpu", show_progress=False)
@@ -88,7 +89,7 @@ def populated(tmp_path_factory, digits_teacher):
 
 
 def store_snapshot(results):
-    from harness.tracking import Tracker
+    from harness.record.tracking import Tracker
 
     tracker = Tracker(results)
     runs = tracker.runs("digits", status=None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.leaderboard import build, load_export, render
+from harness.report.leaderboard import build, load_export, render
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = sorted((ROOT / "results" / "runs").glob("*.csv"))
@@ -40,12 +40,13 @@ def test_committed_runs_identify_their_code_teacher_and_conditions(export):
     if export.stem in LEGACY:
         assert "tags.dfkd.git_dirty" not in runs.columns, f"{export.stem} is regenerated: drop it from LEGACY"
         return
-    from harness.registry import TASKS
+    from harness.core.registry import TASKS
     assert set(runs["tags.dfkd.git_dirty"]) == {"false"}  # every run from a clean tree ...
     assert runs["tags.dfkd.git_sha"].nunique() == 1  # ... of one commit
     task = TASKS.get(str(runs["tags.dfkd.task"].iloc[0]))
     teacher_runs = runs[runs["tags.dfkd.teacher_sha256"] != ""]
-    assert set(teacher_runs["tags.dfkd.teacher_sha256"]) == {task.shipped_teachers[str(runs["tags.dfkd.teacher"].iloc[0])]}
+    shipped = task.shipped_teachers[str(runs["tags.dfkd.teacher"].iloc[0])]
+    assert set(teacher_runs["tags.dfkd.teacher_sha256"]) == {shipped}
     assert "tags.dfkd.concurrent_jobs" not in runs.columns or set(runs["tags.dfkd.concurrent_jobs"]) == {""}
     assert runs["tags.dfkd.cpu_cores"].nunique() == 1 and runs["tags.dfkd.threads"].nunique() == 1
     seeds = runs.groupby("tags.dfkd.variant")["tags.dfkd.seed"].apply(lambda s: sorted(s.astype(int)))

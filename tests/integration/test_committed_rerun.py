@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 
 EXPORT = Path(__file__).resolve().parents[2] / "results" / "runs" / "digits-few-step.csv"

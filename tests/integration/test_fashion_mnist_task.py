@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import BenchError
-from harness.registry import TASKS
-from tests.fixtures_fmnist import SPLITS, write_fmnist
+from harness.core.errors import BenchError
+from harness.core.registry import TASKS
 from tasks import fashion_mnist
+from tests.fixtures_fmnist import SPLITS, write_fmnist
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """The leaderboard from a real sqlite MLflow store: runs logged through ``Tracker`` with known
-values (the record ``harness.runner`` writes, minus the training), read back with
+values (the record ``harness.engine.runner`` writes, minus the training), read back with
 ``Tracker.runs``; the export round trip (csv and parquet) gives the same tables; ``plot`` writes
 its files and returns the plotted numbers."""
 
@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from harness.leaderboard import build, export, load_export, render
-from harness.plots import POINT_COLUMNS, plot
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
+from harness.report.leaderboard import build, export, load_export, render
+from harness.report.plots import POINT_COLUMNS, plot
 
 TASK = "cifar10"
 WRN, R34 = "wrn40_2-wrn16_1", "resnet34-resnet18"

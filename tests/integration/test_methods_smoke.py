@@ -4,12 +4,12 @@ the teacher alone. New methods are covered automatically through the registry.""
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
-from harness.registry import METHODS
-from harness.plan import plan_runs
-from harness.runner import build
+from harness.core.registry import METHODS
+from harness.engine.plan import plan_runs
+from harness.engine.runner import build
 
 
 @pytest.mark.parametrize("method", METHODS.names())

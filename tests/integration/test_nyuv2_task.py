@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from harness.errors import BenchError
-from harness.plan import lookup_method, resolve_cell
-from harness.synthesizer import require_no_class_targets
+from harness.core.errors import BenchError
+from harness.core.synthesizer import require_no_class_targets
+from harness.engine.plan import lookup_method, resolve_cell
 from tasks.nyuv2 import NYUv2
 from tests.fixtures_nyuv2 import halves, write_frame, write_nyuv2
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.profile import profile
+from harness.engine.profile import profile
 
 
 def test_profile_figures(cpu):

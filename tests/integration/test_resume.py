@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.plan import plan_runs
-from harness.runner import execute
-from harness.tracking import Tracker
+from harness.engine.plan import plan_runs
+from harness.engine.runner import execute
+from harness.record.tracking import Tracker
 
 EPOCHS = 6
 ARGS = ["run", "--methods", "fast2", "--task", "digits", "--budget", "smoke", "--device", "cpu", "--quiet",
@@ -204,7 +204,7 @@ def test_a_diverging_synthesis_fails_the_run_and_writes_nothing_of_it(method, se
     assert run["status"] == "FAILED" and reason in run["tags.dfkd.error"]
     for path in results.glob("checkpoints/**/*.pt"):  # whatever was written before it is finite
         state = torch.load(path, weights_only=True)
-        from harness.resume import non_finite
+        from harness.engine.resume import non_finite
         assert not non_finite(state), path
     assert not list(results.glob("checkpoints/*/pool/round_000000.pt"))  # the diverged round is not pooled
 

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from harness import teachers
-from harness.checkpoint import atomic_save, safe_load
-from harness.errors import BenchError
-from harness.registry import TASKS
+from harness.core.errors import BenchError
+from harness.core.registry import TASKS
+from harness.engine import teachers
+from harness.engine.checkpoint import atomic_save, safe_load
 from tests.conftest import bench
 
 SHIPPING = [name for name in TASKS.names() if TASKS.get(name).shipped_teachers]

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench
 
 GRID = ("--tasks", "digits", "--budget", "smoke", "--device", "cpu")
@@ -78,8 +78,8 @@ def test_submitit_debug_executor_runs_a_sweep(tmp_path, digits_teacher):
 
 
 def test_a_preempted_slurm_job_stops_its_cell_and_requeues_itself_to_resume(tmp_path, digits_teacher):
-    from harness.plan import plan_runs
-    from harness.sweep import SlurmCell, make_cell
+    from harness.engine.plan import plan_runs
+    from harness.launch.sweep import SlurmCell, make_cell
 
     sets = ("epochs=6", "kd_steps=15", "ep_steps=15")  # long enough to be caught mid-run
     tracker = Tracker(tmp_path / "results")
@@ -124,8 +124,8 @@ def test_a_failed_cell_is_listed_and_the_sweep_exits_1(tmp_path):
 def test_local_slots_pin_one_gpu_per_cell_or_share_the_cores(monkeypatch):
     import torch
 
-    from harness.errors import BenchError
-    from harness.sweep import local_slots
+    from harness.core.errors import BenchError
+    from harness.launch.sweep import local_slots
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

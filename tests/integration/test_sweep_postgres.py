@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from harness.tracking import Tracker
+from harness.record.tracking import Tracker
 from tests.conftest import bench, free_port, wait_until_healthy
 
 SERVER_URI = os.environ.get("DFKD_TEST_POSTGRES_URI")

@@ -13,8 +13,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from harness import teachers
 from harness.cli import cli
+from harness.engine import teachers
 from tasks.cifar import Cifar10
 from tasks.models.cifar import build
 from tests.conftest import bench

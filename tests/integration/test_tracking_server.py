@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import plan_runs
-from harness.runner import execute
-from harness.tracking import Tracker
+from harness.engine.plan import plan_runs
+from harness.engine.runner import execute
+from harness.record.tracking import Tracker
 from tests.conftest import bench, free_port, wait_until_healthy
 
 

@@ -6,10 +6,15 @@ import math
 import pytest
 import torch
 
-from harness.errors import BenchError
-from harness.losses import AttentionTransfer, attention_map, attention_transfer, kd_loss
-from harness.plan import plan_runs
-from harness.runner import build
+from harness.core.errors import BenchError
+from harness.core.losses import (
+    AttentionTransfer,
+    attention_map,
+    attention_transfer,
+    kd_loss,
+)
+from harness.engine.plan import plan_runs
+from harness.engine.runner import build
 from tasks.models.small import SmallCNN, cnn_large, cnn_small
 
 

@@ -1,9 +1,9 @@
-"""harness.augment: per-sample crops and flips, batch-wide DeepInversion jitter (spec §1.10)."""
+"""harness.core.augment: per-sample crops and flips, batch-wide DeepInversion jitter (spec §1.10)."""
 
 import torch
 import torch.nn.functional as F
 
-from harness.augment import jitter_flip, random_crop, random_hflip
+from harness.core.augment import jitter_flip, random_crop, random_hflip
 
 
 def crop_offset(out, padded, h, w, p):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import BUDGETS
-from harness.errors import BenchError
-from harness.plan import planned_images, plan_runs, supporting
-from harness.registry import BASELINES, METHODS, TASKS
+from harness.core.config import BUDGETS
+from harness.core.errors import BenchError
+from harness.core.registry import BASELINES, METHODS, TASKS
+from harness.engine.plan import plan_runs, planned_images, supporting
 
 CELLS = [(task, method) for task in TASKS.names() for method in supporting(TASKS.get(task).kind)]
 

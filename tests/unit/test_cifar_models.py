@@ -1,7 +1,7 @@
 """tasks.models.cifar: parameter counts, shapes, state_dict key layout and CMI widths (spec §7.2, §7.3)."""
 
 import io
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -37,7 +37,7 @@ WRN_KEYS = ["conv1.weight", "block1.layer.0.bn1.weight", "block1.layer.0.conv1.w
 
 
 
-@lru_cache(maxsize=None)
+@cache
 def model10(arch):
     torch.manual_seed(0)
     return build(arch, 10).eval()

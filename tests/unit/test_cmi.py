@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 import methods.cmi
-from harness.augment import random_resized_crop
-from methods.cmi import CMIConfig, CMISynthesizer, InstanceFeatures, MemoryBank, contrastive_loss
+from harness.core.augment import random_resized_crop
+from methods.cmi import (
+    CMIConfig,
+    CMISynthesizer,
+    InstanceFeatures,
+    MemoryBank,
+    contrastive_loss,
+)
 from tasks.digits import Digits
 
 CPU = torch.device("cpu")

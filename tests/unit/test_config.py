@@ -1,4 +1,4 @@
-"""harness.config and harness.plan: layering with provenance, schedules, errors, grid keys (spec §12)."""
+"""harness.core.config and harness.engine.plan: layering with provenance, schedules, errors, grid keys (spec §12)."""
 
 import dataclasses
 import os
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.config import DistillConfig, Schedule, resolve
-from harness.errors import BenchError
-from harness.plan import plan_runs
+from harness.core.config import DistillConfig, Schedule, resolve
+from harness.core.errors import BenchError
+from harness.engine.plan import plan_runs
 from methods.fast import FastMetaConfig, FastMetaSynthesizer
 from tasks.digits import Digits
 
@@ -158,7 +158,7 @@ def test_grid_key_ignores_variant_field_order():
 def test_grid_key_is_independent_of_process_and_device():
     """A fresh process with no visible GPU and another working directory computes the same key."""
     key = one("fast5", "digits", seeds="2").grid_key
-    code = "from harness.plan import plan_runs; print(plan_runs('fast5', 'digits', seeds='2')[0].grid_key)"
+    code = "from harness.engine.plan import plan_runs; print(plan_runs('fast5', 'digits', seeds='2')[0].grid_key)"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "123"}
     result = subprocess.run([sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import methods.deepinv
-from harness.pool import ImagePool
-from harness.synthesizer import BestIterate
+from harness.core.pool import ImagePool
+from harness.core.synthesizer import BestIterate
 from methods.deepinv import DeepInvConfig, DeepInvSynthesizer
 from tasks.digits import Digits
 

@@ -1,6 +1,6 @@
 """tasks.models.deeplab: parameter counts, output and feature shapes, output stride (spec §8.3, §12)."""
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -14,7 +14,7 @@ PARAMS = {"deeplabv3_resnet50": 39_636_813, "deeplabv3_mobilenetv2": 5_111_821}
 
 
 
-@lru_cache(maxsize=None)
+@cache
 def model13(arch):
     torch.manual_seed(0)
     return build(arch, 13)

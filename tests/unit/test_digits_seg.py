@@ -5,14 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.errors import BenchError
-from harness.plan import BASELINES, METHODS, resolve_cell
-from harness.segmentation import IGNORE_INDEX
+from harness.core.errors import BenchError
+from harness.core.segmentation import IGNORE_INDEX
+from harness.engine.plan import BASELINES, METHODS, resolve_cell
 from tasks.digits import _arrays
 from tasks.digits_seg import SPLITS, DigitsSeg, canvases, compose
 from tasks.models.unet import unet_large, unet_small
-
-
 
 
 @pytest.fixture(scope="module")

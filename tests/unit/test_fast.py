@@ -4,9 +4,15 @@ import pytest
 import torch
 
 import methods.fast
-from harness.pool import ImagePool
-from harness.synthesizer import BestIterate
-from methods.fast import REPTILE_SCALE, FastConfig, FastMetaConfig, FastMetaSynthesizer, FastSynthesizer
+from harness.core.pool import ImagePool
+from harness.core.synthesizer import BestIterate
+from methods.fast import (
+    REPTILE_SCALE,
+    FastConfig,
+    FastMetaConfig,
+    FastMetaSynthesizer,
+    FastSynthesizer,
+)
 from tasks.digits import Digits
 
 CPU = torch.device("cpu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.plan import plan_runs
+from harness.engine.plan import plan_runs
 
 
 def test_dfq_on_cifar100_resnet34_follows_ref_cmis_script():
@@ -36,12 +36,12 @@ def test_dfad_on_nyuv2_follows_dfads_own_code():
     assert "REF-FAST parity" not in notes
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)`")
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)`")
 def test_the_step_schedule_decays_student_and_generator_every_third_of_the_kd_epochs():
     import torch
 
-    from harness.distill import Distiller
-    from harness.timing import Stopwatch
+    from harness.engine.distill import Distiller
+    from harness.engine.timing import Stopwatch
     from methods.generative import GenerativeSynthesizer
     from tasks.digits import Digits
 
@@ -76,7 +76,8 @@ def test_dfads_generator_layout_tanh_output_and_init():
         [(512, 256, (4, 4), (2, 2), (1, 1)), (256, 128, (4, 4), (2, 2), (1, 1)),
          (128, 64, (4, 4), (2, 2), (1, 1)), (64, 64, (4, 4), (2, 2), (1, 1))]
     assert isinstance(generator.conv_blocks[-1], nn.Tanh)
-    weights = torch.cat([m.weight.detach().flatten() for m in generator.modules() if isinstance(m, (nn.Conv2d, nn.Linear))])
+    weights = torch.cat([m.weight.detach().flatten() for m in generator.modules()
+                         if isinstance(m, (nn.Conv2d, nn.Linear))])
     assert abs(float(weights.mean())) < 1e-3 and abs(float(weights.std()) - 0.02) < 1e-3
     bn = torch.cat([m.weight.detach() for m in generator.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(float(bn.mean()) - 1) < 0.01 and abs(float(bn.std()) - 0.02) < 0.005

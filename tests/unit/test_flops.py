@@ -13,16 +13,16 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-import harness.synthesizer
-from harness.plan import lookup_method, plan_runs
-from harness.pool import ImagePool
+import harness.core.synthesizer
+from harness.core.pool import ImagePool
+from harness.engine.plan import lookup_method, plan_runs
 from tasks.cifar import Cifar10
 from tasks.models.cifar import build
 
 POOL_METHODS = ["fast5", "fast", "deepinv", "cmi"]
 
 
-class with_weight_grads(harness.synthesizer.frozen):
+class with_weight_grads(harness.core.synthesizer.frozen):
     """Eval mode as usual, but the networks' parameters keep requiring gradients."""
 
     def __enter__(self) -> None:

@@ -7,9 +7,14 @@ import pytest
 import torch
 
 import methods.generative as gen
-from harness.losses import kd_loss
-from harness.synthesizer import SynthesisRound
-from methods.generative import GenerativeConfig, activation_loss, balance_loss, pseudo_label_loss
+from harness.core.losses import kd_loss
+from harness.core.synthesizer import SynthesisRound
+from methods.generative import (
+    GenerativeConfig,
+    activation_loss,
+    balance_loss,
+    pseudo_label_loss,
+)
 from tasks.digits import Digits
 
 CPU = torch.device("cpu")

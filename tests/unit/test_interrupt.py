@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness import interrupt
+from harness.core import interrupt
 
 
 @pytest.fixture

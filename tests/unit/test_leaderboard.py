@@ -1,4 +1,4 @@
-"""harness.leaderboard on runs frames built by hand with known values: cell text, mean ± sample
+"""harness.report.leaderboard on runs frames built by hand with known values: cell text, mean ± sample
 std over seeds, seed counts, speed-up, bold, footnotes, the five formats, --vs-paper and the
 metric/time switches. No store and no training: the frames mimic ``Tracker.runs``."""
 
@@ -12,10 +12,16 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from harness import paper_numbers
-from harness.errors import BenchError
-from harness.leaderboard import METRIC_DIRECTIONS, build, export, load_export, render
-from harness.plots import pareto_front, plot_data
+from harness.core.errors import BenchError
+from harness.report import paper_numbers
+from harness.report.leaderboard import (
+    METRIC_DIRECTIONS,
+    build,
+    export,
+    load_export,
+    render,
+)
+from harness.report.plots import pareto_front, plot_data
 
 WRN, R34 = "wrn40_2-wrn16_1", "resnet34-resnet18"
 TEACHER = {WRN: "0.9487", R34: "0.957"}

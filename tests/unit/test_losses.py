@@ -1,4 +1,4 @@
-"""harness.losses against hand computations of spec §1.8 and §3."""
+"""harness.core.losses against hand computations of spec §1.8 and §3."""
 
 import math
 
@@ -7,8 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.losses import BNStatistics, jensen_shannon_adversarial, kd_loss, masked_adversarial, \
-    total_variation
+from harness.core.losses import (
+    BNStatistics,
+    jensen_shannon_adversarial,
+    kd_loss,
+    masked_adversarial,
+    total_variation,
+)
 
 
 def toy_net():
@@ -41,7 +46,8 @@ def channel_stats(a):
 def hand_bn_loss(net, stats):
     total = 0.0
     for layer, (mean, var) in zip((net[1], net[4]), stats):
-        total += torch.sqrt(((layer.running_var - var) ** 2).sum()) + torch.sqrt(((layer.running_mean - mean) ** 2).sum())
+        total += (torch.sqrt(((layer.running_var - var) ** 2).sum())
+                  + torch.sqrt(((layer.running_mean - mean) ** 2).sum()))
     return total
 
 
@@ -268,12 +274,16 @@ def test_total_variation_matches_hand_computation():
             for i in range(h):
                 for j in range(w):
                     if j + 1 < w:
-                        sums[0] += abs(v[a][b][i][j] - v[a][b][i][j + 1]); counts[0] += 1
+                        sums[0] += abs(v[a][b][i][j] - v[a][b][i][j + 1])
+                        counts[0] += 1
                     if i + 1 < h:
-                        sums[1] += abs(v[a][b][i][j] - v[a][b][i + 1][j]); counts[1] += 1
+                        sums[1] += abs(v[a][b][i][j] - v[a][b][i + 1][j])
+                        counts[1] += 1
                     if i + 1 < h and j + 1 < w:
-                        sums[2] += abs(v[a][b][i + 1][j] - v[a][b][i][j + 1]); counts[2] += 1
-                        sums[3] += abs(v[a][b][i][j] - v[a][b][i + 1][j + 1]); counts[3] += 1
+                        sums[2] += abs(v[a][b][i + 1][j] - v[a][b][i][j + 1])
+                        counts[2] += 1
+                        sums[3] += abs(v[a][b][i][j] - v[a][b][i + 1][j + 1])
+                        counts[3] += 1
     expected = sum(s / k for s, k in zip(sums, counts))
     assert total_variation(x).item() == pytest.approx(expected, rel=1e-5)
     assert total_variation(torch.full((1, 1, 4, 4), 0.7)).item() == 0.0

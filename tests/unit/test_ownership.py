@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from harness.ownership import Heartbeat, Owner, process_start, takeover_refusal
-from harness.resume import non_finite
+from harness.engine.ownership import Heartbeat, Owner, process_start, takeover_refusal
+from harness.engine.resume import non_finite
 
 
 def test_an_owner_round_trips_through_its_tag():

@@ -4,10 +4,10 @@ its cells are skipped by the sweep and kept by the export."""
 import pandas as pd
 import pytest
 
-from harness import parts
-from harness.errors import BenchError
-from harness.leaderboard import export
-from harness.provenance import GitState
+from harness.core.errors import BenchError
+from harness.record.provenance import GitState
+from harness.report import parts
+from harness.report.leaderboard import export
 
 HERE = GitState("a" * 40, "false", "")
 

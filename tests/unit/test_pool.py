@@ -1,9 +1,9 @@
-"""harness.pool: truncating quantisation and shuffled passes over the growing pool (spec §1.5)."""
+"""harness.core.pool: truncating quantisation and shuffled passes over the growing pool (spec §1.5)."""
 
 import pytest
 import torch
 
-from harness.pool import ImagePool, quantize
+from harness.core.pool import ImagePool, quantize
 
 CPU = torch.device("cpu")
 

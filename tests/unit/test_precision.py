@@ -1,4 +1,4 @@
-"""harness.precision: reduced precision and compilation keep the numbers comparable with fp32.
+"""harness.core.precision: reduced precision and compilation keep the numbers comparable with fp32.
 
 Tolerances (fixed seed, random-weight digits networks, one synthesis step so that the best-iterate
 choice cannot differ): bf16 autocast moves the round's loss by under 1% and pool images by under
@@ -12,11 +12,11 @@ import dataclasses
 import pytest
 import torch
 
-from harness.errors import BenchError
-from harness.plan import lookup_method, make_task, plan_runs
-from harness.pool import ImagePool
-from harness.precision import Precision, prepare
-from harness.runner import seed_everything
+from harness.core.errors import BenchError
+from harness.core.pool import ImagePool
+from harness.core.precision import Precision, prepare
+from harness.engine.plan import lookup_method, make_task, plan_runs
+from harness.engine.runner import seed_everything
 
 CPU = torch.device("cpu")
 

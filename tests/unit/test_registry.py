@@ -1,4 +1,4 @@
-"""harness.registry: registration, lazy entries, aliases, errors and the real registries."""
+"""harness.core.registry: registration, lazy entries, aliases, errors and the real registries."""
 
 import math
 import subprocess
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import BenchError
-from harness.registry import METHODS, TASKS, Registry
+from harness.core.errors import BenchError
+from harness.core.registry import METHODS, TASKS, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,8 +109,8 @@ def test_real_registries_contain_builtins():
 
 def test_real_entries_pass_their_type_checks():
     """Every built-in method resolves to a MethodSpec and the digits task to a Task subclass."""
-    from harness.synthesizer import MethodSpec
-    from harness.task import Task
+    from harness.core.synthesizer import MethodSpec
+    from harness.core.task import Task
 
     for name in ("fast2", "fast5", "fast10", "fast50", "fast", "deepinv"):
         assert isinstance(METHODS.get(name), MethodSpec)
@@ -121,7 +121,7 @@ def test_real_entries_pass_their_type_checks():
 
 def test_listing_methods_does_not_import_torch():
     """Importing the registry and listing methods keeps torch out of sys.modules."""
-    code = "import sys; from harness.registry import METHODS; METHODS.names(); print('torch' in sys.modules)"
+    code = "import sys; from harness.core.registry import METHODS; METHODS.names(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

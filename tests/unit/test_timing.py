@@ -1,13 +1,13 @@
-"""harness.timing.Stopwatch: per-phase totals and device synchronisation at start and stop."""
+"""harness.engine.timing.Stopwatch: per-phase totals and device synchronisation at start and stop."""
 
 import time
 
 import pytest
 import torch
 
-import harness.devices
-import harness.timing
-from harness.timing import Stopwatch
+import harness.core.devices
+import harness.engine.timing
+from harness.engine.timing import Stopwatch
 
 
 def test_phases_accumulate():
@@ -42,14 +42,14 @@ def test_phase_counts_time_when_the_body_raises():
 
 def record_synchronize(monkeypatch, forward=False):
     calls = []
-    real = harness.timing.synchronize
+    real = harness.engine.timing.synchronize
 
     def fake(device):
         calls.append(device)
         if forward:
             real(device)
 
-    monkeypatch.setattr(harness.timing, "synchronize", fake)
+    monkeypatch.setattr(harness.engine.timing, "synchronize", fake)
     return calls
 
 
@@ -65,12 +65,12 @@ def test_synchronize_called_at_start_and_stop(monkeypatch, name):
 
 
 def test_devices_synchronize_waits_only_for_cuda(monkeypatch):
-    """harness.devices.synchronize calls torch.cuda.synchronize for CUDA devices only."""
+    """harness.core.devices.synchronize calls torch.cuda.synchronize for CUDA devices only."""
     calls = []
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
-    harness.devices.synchronize(torch.device("cpu"))
+    harness.core.devices.synchronize(torch.device("cpu"))
     assert calls == []
-    harness.devices.synchronize(torch.device("cuda:1"))
+    harness.core.devices.synchronize(torch.device("cuda:1"))
     assert calls == [torch.device("cuda:1")]
 
 

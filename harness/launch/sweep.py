@@ -19,22 +19,23 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from harness.errors import BenchError
-from harness.provenance import CONCURRENT_ENV
+from harness.core.errors import BenchError
+from harness.record.provenance import CONCURRENT_ENV
 
 if TYPE_CHECKING:
     from submitit.helpers import DelayedSubmission
 
-    from harness.plan import RunSpec
-    from harness.tracking import Tracker
+    from harness.engine.plan import RunSpec
+    from harness.record.tracking import Tracker
 
 FORWARDED = ("DFKD_", "MLFLOW_")  # teacher cache, data root, tracking credentials: every cell needs them
 EXTRAS = {"slurm": ("submitit", "submitit"), "ray": ("ray", "Ray")}  # launcher -> (module, what it is)
@@ -132,8 +133,8 @@ def require(launcher: str) -> ModuleType | None:
 def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str | None, sets: tuple[str, ...],
            data_root: str | None, launch: Launch, precision: str = "fp32", compile: bool = False) -> list[RunSpec]:
     """Every cell of the grid, once; bad input or an unusable launcher fails here, before the store."""
-    from harness.devices import resolve_device
-    from harness.plan import plan_runs, split_list
+    from harness.core.devices import resolve_device
+    from harness.engine.plan import plan_runs, split_list
 
     require(launch.launcher)
     if launch.device not in DEVICES:
@@ -153,7 +154,7 @@ def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str 
 def make_cell(spec: RunSpec, tracker: Tracker, resume: bool = False, force: bool = False, device: str = "auto",
               sets: tuple[str, ...] = (), data_root: str | None = None) -> Cell:
     """The cell's `bench run` flags. Only the --set fields its method has: `bench run` refuses the others."""
-    from harness.config import parse_assignment
+    from harness.core.config import parse_assignment
 
     own_sets = [s for s in sets if parse_assignment(s, "--set")[0] in spec.resolved.sources]
     results = tracker.results_dir.resolve()
@@ -173,7 +174,7 @@ def run(specs: list[RunSpec], tracker: Tracker, launch: Launch, sets: tuple[str,
     """Create the experiments, skip FINISHED cells (in the store, or ``finished``: grid key -> run id
     of an earlier machine's part of the grid) and RUNNING ones (another process has them), launch
     the rest and wait for them."""
-    from harness.resume import choose
+    from harness.engine.resume import choose
 
     for task in dict.fromkeys(spec.task for spec in specs):
         tracker.experiment_id(task)
@@ -232,8 +233,8 @@ def run_cell(cell: Cell, resume: bool, extra_env: dict[str, str] | None = None) 
 def stored_resume(cell: Cell) -> bool:
     """Whether `bench run --resume` applies: the store has a run of this cell to continue (or a
     finished one, which --resume skips); without one, --resume is an error."""
-    from harness.resume import choose
-    from harness.tracking import Tracker
+    from harness.engine.resume import choose
+    from harness.record.tracking import Tracker
 
     try:
         action, _ = choose(Tracker(cell.results_dir, cell.tracking_uri).cell_runs(cell.task, cell.grid_key),

@@ -15,20 +15,28 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 
 import harness
-from harness import interrupt, provenance, teachers
-from harness.checkpoint import atomic_save
-from harness.config import flatten
-from harness.devices import peak_memory_mb, resolve_device
-from harness.distill import Distiller
-from harness.plan import RunSpec, lookup_method, make_task, planned_images, resolve_cell
-from harness.precision import Precision, configure_backends, prepare
-from harness.resume import CheckpointDir, set_rng_state
-from harness.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
-from harness.pool import ImagePool
-from harness.synthesizer import Synthesizer
-from harness.task import Task
-from harness.timing import Stopwatch
-from harness.tracking import Tracker
+from harness.core import interrupt
+from harness.core.config import flatten
+from harness.core.devices import peak_memory_mb, resolve_device
+from harness.core.pool import ImagePool
+from harness.core.precision import Precision, configure_backends, prepare
+from harness.core.synthesizer import Synthesizer
+from harness.core.task import Task
+from harness.engine import teachers
+from harness.engine.checkpoint import atomic_save
+from harness.engine.distill import Distiller
+from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
+from harness.engine.plan import (
+    RunSpec,
+    lookup_method,
+    make_task,
+    planned_images,
+    resolve_cell,
+)
+from harness.engine.resume import CheckpointDir, set_rng_state
+from harness.engine.timing import SYNTHESIS, TRAINING, Stopwatch
+from harness.record import provenance
+from harness.record.tracking import Tracker
 
 PAPER_BUDGET = "paper"
 
@@ -202,11 +210,12 @@ def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
            device: torch.device) -> dict[str, float]:
     """The final metrics of design.md; ratios as fractions."""
     progress, metric = job.progress, task.metric
-    synthesis_s = stopwatch["synthesis"]
+    synthesis_s = stopwatch[SYNTHESIS]
     images = progress.images_synthesized
     per_image = synthesis_s / images if images else 0.0
     return {f"best/{metric}": progress.best, f"final/{metric}": progress.history[-1],
-            "time/synthesis_s": synthesis_s, "time/kd_s": stopwatch["kd"], "time/total_s": total_s,
-            "time/projected_paper_synthesis_h": 0.0 if spec.is_baseline else per_image * paper_images(spec, task) / 3600,
+            "time/synthesis_s": synthesis_s, "time/kd_s": stopwatch[TRAINING], "time/total_s": total_s,
+            "time/projected_paper_synthesis_h":
+                0.0 if spec.is_baseline else per_image * paper_images(spec, task) / 3600,
             "synth/images": images, "synth/images_per_s": images / synthesis_s if synthesis_s else 0.0,
             "mem/peak_mb": peak_memory_mb(device)}

@@ -19,7 +19,7 @@ import torch
 
 UNKNOWN = "unknown"
 CONCURRENT_ENV = "DFKD_CONCURRENT_JOBS"  # set by whoever runs CPU cells side by side (bench sweep --jobs)
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout: harness/record/provenance.py
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.checkpoint import atomic_save, safe_load
-from harness.errors import BenchError, NonFinite
-from harness.ownership import HEARTBEAT_TAG, OWNER_TAG, takeover_refusal
-from harness.pool import ImagePool, quantize
+from harness.core.errors import BenchError, NonFinite
+from harness.core.pool import ImagePool, quantize
+from harness.engine.checkpoint import atomic_save, safe_load
+from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, takeover_refusal
 
 KEEP = 2
 
@@ -94,7 +94,7 @@ def choose(runs, force: bool, now: float | None = None) -> tuple[str, str | None
     """For one cell's earlier runs (a frame from ``Tracker.runs``): ("skip"|"resume"|"new", run_id).
 
     FINISHED -> skip; KILLED and resumable -> resume; RUNNING -> resume only with ``force`` and
-    only once its owner is provably gone (:mod:`harness.ownership`); FAILED or nothing -> a new run.
+    only once its owner is provably gone (:mod:`harness.engine.ownership`); FAILED or nothing -> a new run.
     """
     if runs.empty:
         return "new", None

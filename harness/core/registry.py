@@ -8,14 +8,27 @@ groups ``dfkd_bench.methods`` and ``dfkd_bench.tasks``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError, unknown
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class About:
+    """What tables and ``bench list`` say about an entry, known without importing it."""
+
+    label: str = ""  # the display name ("Fast-5"); the registered name when empty
+    paper: str = ""  # where the method comes from: authors, venue, year
+    # The method whose projected paper-budget hours the speed-up column divides by (DeepInv's,
+    # the slowest of the paper's comparisons).
+    speedup_reference: bool = False
+    docs: str = ""  # the anchor of the section of docs/methods.md that describes it
 
 
 class Registry(Generic[T]):
@@ -29,16 +42,22 @@ class Registry(Generic[T]):
         self._check = check
         self._entries: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}
+        self._about: dict[str, About] = {}
+        self._families: dict[str, str] = {}
         self._loaded_builtins = False
 
-    def register(self, name: str, target: Any, aliases: tuple[str, ...] = ()) -> None:
-        """Register ``target`` (an object or a lazy ``"module:attr"`` string) under ``name``."""
+    def register(self, name: str, target: Any, aliases: tuple[str, ...] = (), about: About = About()) -> None:
+        """Register ``target`` (an object or a lazy ``"module:attr"`` string) under ``name``.
+        Registration order is the order of the paper's rows."""
         for key in (name, *aliases):
             if key in self._entries or key in self._aliases:
                 raise ValueError(f"duplicate {self.kind} name {key!r}")
         if not isinstance(target, str):
             self._check_type(name, target)
         self._entries[name] = target
+        self._about[name] = about
+        module = target.partition(":")[0] if isinstance(target, str) else getattr(target, "__module__", "")
+        self._families[name] = module.rpartition(".")[2]
         for alias in aliases:
             self._aliases[alias] = name
 
@@ -54,8 +73,19 @@ class Registry(Generic[T]):
                     self.register(ep.name, ep.value)
 
     def names(self) -> list[str]:
+        """The registered names, in registration order."""
         self._ensure_loaded()
         return list(self._entries)
+
+    def about(self, name: str) -> About:
+        return self._about[self.canonical(name)]
+
+    def label(self, name: str) -> str:
+        return self.about(name).label or self.canonical(name)
+
+    def family(self, name: str) -> str:
+        """The module that implements the entry (a method's family is its file), without importing it."""
+        return self._families[self.canonical(name)]
 
     def canonical(self, name: str) -> str:
         """The registered name for ``name`` or one of its aliases; unknown names raise."""
@@ -85,32 +115,13 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} {name!r} has the wrong type ({type(target).__name__})")
 
 
-def unknown(kind: str, name: str, choices: list[str]) -> str:
-    """The one-line message for an unknown name, with a suggestion and the valid choices."""
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    # Among similar names prefer the fewest edits, then the same length ('fast6' -> 'fast5').
-    close.sort(key=lambda c: (_edits(name, c), abs(len(c) - len(name))))
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}.{hint} Valid: {', '.join(sorted(choices))}"
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
 def _is_method_spec(obj: Any) -> bool:
-    from harness.synthesizer import MethodSpec
+    from harness.core.synthesizer import MethodSpec
     return isinstance(obj, MethodSpec)
 
 
 def _is_task_class(obj: Any) -> bool:
-    from harness.task import Task
+    from harness.core.task import Task
     return isinstance(obj, type) and issubclass(obj, Task)
 
 

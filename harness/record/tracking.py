@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from filelock import FileLock
 
-from harness import interrupt
-from harness.errors import BenchError, NonFinite
+from harness.core import interrupt
+from harness.core.errors import BenchError, NonFinite
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from harness.checkpoint import atomic_save, safe_load
-from harness.errors import BenchError
-from harness.provenance import git_state
-from harness.supervised import Recipe, fit
-from harness.task import Task
+from harness.core.errors import BenchError
+from harness.core.task import Recipe, Task
+from harness.engine.checkpoint import atomic_save, safe_load
+from harness.engine.supervised import fit
+from harness.record.provenance import git_state
 
 
 def home() -> Path:

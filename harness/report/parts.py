@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.errors import BenchError
-from harness.leaderboard import load_export
-from harness.provenance import git_state
+from harness.core.errors import BenchError
+from harness.record.provenance import git_state
+from harness.report.leaderboard import load_export
 
 SHA, DIRTY, KEY = "tags.dfkd.git_sha", "tags.dfkd.git_dirty", "tags.dfkd.grid_key"
 

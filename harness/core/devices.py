@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
 

@@ -1,7 +1,7 @@
 """Accuracy (or mIoU) against synthesis time: one marker per (variant, pair) with error bars over
 seeds, and each pair's Pareto front (the best metric reachable within a time) as a step line.
 
-The numbers come from ``harness.leaderboard`` (the same tidy/aggregate steps as the tables), and
+The numbers come from ``harness.report.leaderboard`` (the same tidy/aggregate steps as the tables), and
 the directions (metric up, seconds down) from its ``METRIC_DIRECTIONS``. The real-data baselines
 have no synthesis time: they are drawn as horizontal reference lines and are never on a front.
 Matplotlib is imported here only, with the Agg canvas (no display needed).
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import leaderboard as lb
-from harness.errors import BenchError
+from harness.core.errors import BenchError
+from harness.report import leaderboard as lb
+from harness.report import rows as table_rows
 
 POINT_COLUMNS = ["label", "variant", "pair", "budget", "x_mean", "x_std", "y_mean", "y_std", "n", "on_front"]
 
@@ -58,27 +59,27 @@ def plot_data(runs: pd.DataFrame, task: str | None = None, budget: str | None = 
         raise BenchError(f"nothing to plot for task {task!r}: no finished runs"
                          + (f" of budget {budget!r}" if budget else ""))
     cells = lb.aggregate(rows)
-    if not (cells["method"] == "teacher").any():  # the teacher's line from the runs' tags
+    if not cells["method"].map(table_rows.is_teacher).any():  # the teacher's line from the runs' tags
         tagged = lb.teacher_cells(rows)
         cells = pd.concat([tagged, cells], ignore_index=True) if not tagged.empty else cells
     several = rows["budget"].nunique() > 1
     cells["label"] = [lb.label_of(v, b, several) for v, b in zip(cells["variant"], cells["budget"])]
-    baseline = cells["method"].map(lb.is_baseline)
+    baseline = cells["method"].map(table_rows.is_baseline)
     drawable = ~baseline & cells["seconds"].gt(0) & cells["mean"].notna()
     points = cells[drawable].rename(columns={"seconds": "x_mean", "seconds_std": "x_std", "mean": "y_mean",
                                              "std": "y_std"})
     points = points.assign(on_front=False)
     for _, group in points.groupby("pair", sort=False):
         points.loc[group.index, "on_front"] = pareto_front(group["x_mean"], group["y_mean"], "synthesis_s", metric)
-    order = {p: i for i, p in enumerate(lb.pair_order(points["pair"].unique()))}
+    order = {p: i for i, p in enumerate(table_rows.pair_order(points["pair"].unique(), task))}
     points = points.assign(_pair=points["pair"].map(order),
-                           _row=[lb.row_key(m, v) for m, v in zip(points["method"], points["variant"])])
+                           _row=[table_rows.row_key(m, v) for m, v in zip(points["method"], points["variant"])])
     points = points.sort_values(["_pair", "_row", "budget"], kind="stable")[POINT_COLUMNS].reset_index(drop=True)
     points["on_front"] = points["on_front"].astype(bool)
     references = cells[baseline].rename(columns={"mean": "y_mean", "std": "y_std"})
-    all_pairs = lb.pair_order(cells["pair"].unique())
+    all_pairs = table_rows.pair_order(cells["pair"].unique(), task)
     references = references.assign(
-        _row=[lb.row_key(m, v) for m, v in zip(references["method"], references["variant"])],
+        _row=[table_rows.row_key(m, v) for m, v in zip(references["method"], references["variant"])],
         _pair=references["pair"].map(all_pairs.index))
     references = references.sort_values(["_row", "_pair"], kind="stable")
     references = references[["label", "variant", "pair", "y_mean", "y_std", "n"]].reset_index(drop=True)
@@ -117,7 +118,7 @@ def plot(runs: pd.DataFrame, task: str, output_base: Path, budget: str | None = 
                       linestyle=["-", "--", ":", "-."][k % 4], linewidth=1, zorder=0)
     lines: dict[tuple[str, float], list[str]] = {}  # one line per (baseline, value), naming its pairs
     for _, r in references[references["y_mean"].notna()].iterrows():
-        lines.setdefault((r["label"], round(r["y_mean"] * scale, 6)), []).append(lb.pair_label(r["pair"]))
+        lines.setdefault((r["label"], round(r["y_mean"] * scale, 6)), []).append(table_rows.pair_label(r["pair"], task))
     for (label, y), names in lines.items():
         axes.axhline(y, color="0.6", linewidth=0.8, linestyle=":")
         axes.annotate(f"{label} ({', '.join(names)})", (0.995, y), xycoords=("axes fraction", "data"),
@@ -129,7 +130,7 @@ def plot(runs: pd.DataFrame, task: str, output_base: Path, budget: str | None = 
     axes.grid(True, which="both", alpha=0.3)
     handles = [Line2D([], [], color=colors[i], marker="o", linestyle="", label=label) for i, label in enumerate(labels)]
     handles += [Line2D([], [], color="0.3", marker=shapes[k % len(shapes)], linestyle=["-", "--", ":", "-."][k % 4],
-                       label=f"{lb.pair_label(pair)} (front)") for k, pair in enumerate(pairs)]
+                       label=f"{table_rows.pair_label(pair, task)} (front)") for k, pair in enumerate(pairs)]
     axes.legend(handles=handles, fontsize=7, loc="best")
     output_base = Path(output_base)
     output_base.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness import augment
-from harness.task import Task
+from harness.core import augment
+from harness.core.task import Task
 
 IGNORE_INDEX = 255
 

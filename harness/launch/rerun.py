@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import teachers
-from harness.config import flatten
-from harness.errors import BenchError
-from harness.plan import RunSpec, make_task, plan_runs
-from harness.tracking import Tracker
+from harness.core.config import flatten
+from harness.core.errors import BenchError
+from harness.engine import teachers
+from harness.engine.plan import RunSpec, make_task, plan_runs
+from harness.record.tracking import Tracker
 
 PREFIXES = ("tags.", "params.")
 
@@ -26,7 +26,7 @@ def record_from_store(tracker: Tracker, run_id: str) -> tuple[dict[str, str], di
 
 
 def record_from_export(path: str | Path, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    from harness.leaderboard import load_export
+    from harness.report.leaderboard import load_export
 
     runs = load_export(path)
     rows = runs[runs["run_id"] == run_id] if "run_id" in runs.columns else runs.iloc[:0]

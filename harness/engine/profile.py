@@ -13,19 +13,19 @@ dense-matmul FLOP/s at the same precision, measured here, not a datasheet figure
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from harness.devices import peak_memory_mb
-from harness.distill import Distiller
-from harness.plan import lookup_method, make_task, plan_runs
-from harness.pool import ImagePool
-from harness.precision import Precision, configure_backends, prepare
-from harness.runner import seed_everything
-from harness.timing import Stopwatch
+from harness.core.devices import peak_memory_mb
+from harness.core.pool import ImagePool
+from harness.core.precision import Precision, configure_backends, prepare
+from harness.engine.distill import Distiller
+from harness.engine.plan import lookup_method, make_task, plan_runs
+from harness.engine.runner import seed_everything
+from harness.engine.timing import Stopwatch
 
 DEFAULT_METHODS = "fast5,deepinv,cmi,dafl"
 TIMED_ITERATIONS = 3  # inner iterations timed for methods whose rounds take thousands of steps
@@ -127,15 +127,15 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
         synth.precision = amp
         round_idx = schedule.warmup  # past warmup: every loss term is on, as in most rounds
 
-        def synthesize() -> None:
+        def synthesize(synth=synth, round_idx=round_idx) -> None:
             with amp.autocast():
                 synth.synthesize(round_idx)
 
         scale = paper.g_steps / TIMED_ITERATIONS if many_steps else 1.0
         if method.cls.generates_on_sample:
-            def sample() -> None:
+            def sample(synth=synth, batch_size=paper.batch_size) -> None:
                 with amp.autocast():
-                    synth.sample(paper.batch_size)
+                    synth.sample(batch_size)
 
             step = measure(spec.variant, "generator step", synthesize, paper.g_steps * paper.synthesis_batch_size)
             batch = measure(spec.variant, "sample KD batch", sample, paper.batch_size, repeats=3)

@@ -1,6 +1,6 @@
 """Published numbers the leaderboard's ``--vs-paper`` mode compares against (spec §9).
 
-The data lives in the packaged ``harness/paper_numbers.csv``, one row per published cell:
+The data lives in the packaged ``harness/report/paper_numbers.csv``, one row per published cell:
 
 * ``task``: ``cifar10``, ``cifar100`` or ``nyuv2``;
 * ``method``: our variant name (``teacher``, ``scratch``, ``kd``, ``deepinv`` = DeepInv-2k,
@@ -27,7 +27,7 @@ RESOURCE = "paper_numbers.csv"
 
 def load() -> pd.DataFrame:
     """Every published number as a frame (``value`` and ``hours`` floats, flags booleans)."""
-    text = resources.files("harness").joinpath(RESOURCE).read_text(encoding="utf-8")
+    text = resources.files("harness.report").joinpath(RESOURCE).read_text(encoding="utf-8")
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     frame["value"] = pd.to_numeric(frame["value"])
     frame["hours"] = pd.to_numeric(frame["hours"], errors="coerce").astype(float)  # "" -> NaN

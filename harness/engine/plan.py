@@ -11,13 +11,21 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from harness.config import BUDGETS, Resolved, canonical_variant, fields_of, flatten, parse_assignment, \
-    parse_variant, resolve
-from harness.errors import BenchError
-from harness.precision import DTYPES
-from harness.registry import BASELINES, METHODS, TASKS, unknown
-from harness.synthesizer import MethodSpec
-from harness.task import Task
+from harness.core.config import (
+    BUDGETS,
+    Resolved,
+    canonical_variant,
+    fields_of,
+    flatten,
+    parse_assignment,
+    parse_variant,
+    resolve,
+)
+from harness.core.errors import BenchError, unknown
+from harness.core.precision import DTYPES
+from harness.core.registry import BASELINES, METHODS, TASKS
+from harness.core.synthesizer import MethodSpec
+from harness.core.task import Task
 
 
 @dataclass(frozen=True)

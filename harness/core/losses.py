@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
 
 
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str, T: float = 1.0) -> Tensor:
@@ -83,10 +83,10 @@ class BNStatistics:
         return hook
 
     class _Capture:
-        def __init__(self, owner: "BNStatistics") -> None:
+        def __init__(self, owner: BNStatistics) -> None:
             self.owner = owner
 
-        def __enter__(self) -> "BNStatistics":
+        def __enter__(self) -> BNStatistics:
             self.owner._active = True
             self.owner._stats = [None] * len(self.owner.layers)
             return self.owner
@@ -94,7 +94,7 @@ class BNStatistics:
         def __exit__(self, *exc: object) -> None:
             self.owner._active = False
 
-    def capture(self) -> "BNStatistics._Capture":
+    def capture(self) -> BNStatistics._Capture:
         """Context in which forwards record BN-input statistics."""
         return BNStatistics._Capture(self)
 
@@ -173,7 +173,7 @@ class StageOutputs:
             self.outputs.append(output)
 
     @contextmanager
-    def capture(self) -> Iterator["StageOutputs"]:
+    def capture(self) -> Iterator[StageOutputs]:
         self.outputs, self._active = [], True
         try:
             yield self
@@ -194,7 +194,7 @@ class AttentionTransfer:
         self.weight = weight
 
     @contextmanager
-    def capture(self) -> Iterator["AttentionTransfer"]:
+    def capture(self) -> Iterator[AttentionTransfer]:
         with self.teacher.capture(), self.student.capture():
             yield self
 

@@ -25,7 +25,17 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
+from harness.core.registry import BASELINES, METHODS
+from harness.report.rows import (
+    is_baseline,
+    is_teacher,
+    pair_label,
+    pair_order,
+    row_key,
+    speedup_reference,
+    teacher_name,
+)
 
 # The direction of every number a table or plot ranks, declared once: bold cells, the Pareto
 # front of the plots and anything else that asks "which is better" derive from it.
@@ -35,20 +45,6 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "speedup": "max",
 }
 PERCENT_METRICS = {"acc", "top5", "pixel_acc"}
-# The paper's row order; a variant (``deepinv:g_steps=1000``) follows its method.
-ROW_ORDER = ["teacher", "scratch", "kd", "deepinv", "cmi", "dafl", "zskt", "dfq", "dfad",
-             "fast", "fast2", "fast5", "fast10", "fast50"]
-BASELINE_NAMES = ("teacher", "scratch", "kd")
-REFERENCE_VARIANT = "deepinv"
-# Display headers of the known pairs, in the paper's column order; other pairs show their id.
-PAIR_LABELS = {
-    "resnet34-resnet18": "ResNet-34 / ResNet-18",
-    "vgg11-resnet18": "VGG-11 / ResNet-18",
-    "wrn40_2-wrn16_1": "WRN-40-2 / WRN-16-1",
-    "wrn40_2-wrn40_1": "WRN-40-2 / WRN-40-1",
-    "wrn40_2-wrn16_2": "WRN-40-2 / WRN-16-2",
-    "deeplabv3_resnet50-deeplabv3_mobilenetv2": "DeepLabV3-R50 / DeepLabV3-MV2",
-}
 WHICH = ("best", "final")
 TIMES = ("synthesis", "total")
 FORMATS = ("github", "csv", "latex", "html", "json")
@@ -174,40 +170,22 @@ def teacher_cells(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     latest = known.groupby("pair", sort=False).last()  # rows are sorted by start time
     return pd.DataFrame({
-        "variant": "teacher", "method": "teacher", "pair": latest.index, "budget": "",
+        "variant": teacher_name(), "method": teacher_name(), "pair": latest.index, "budget": "",
         "task": latest["task"].values, "mean": latest["teacher_metric"].values, "std": math.nan, "n": 1,
         "seconds": math.nan, "seconds_std": math.nan, "projected_h": math.nan, "images": math.nan,
         "deviation_notes": [()] * len(latest), "deviations": False, "from_tag": True})
 
 
 def speedups(cells: pd.DataFrame) -> pd.Series:
-    """Per (variant, budget): mean over pairs of DeepInv's projected hours / the variant's."""
-    reference = cells[cells["variant"] == REFERENCE_VARIANT].groupby("pair")["projected_h"].mean()
+    """Per (variant, budget): mean over pairs of the reference method's (DeepInv's) projected hours
+    / the variant's."""
+    reference = cells[cells["variant"] == speedup_reference()].groupby("pair")["projected_h"].mean()
     result = {}
     for key, group in cells.groupby(["variant", "budget"], sort=False):
         ratios = [reference[p] / h for p, h in zip(group["pair"], group["projected_h"])
                   if p in reference.index and pd.notna(h) and h > 0 and pd.notna(reference[p]) and reference[p] > 0]
         result[key] = sum(ratios) / len(ratios) if ratios else math.nan
     return pd.Series(result, dtype=float)
-
-
-def is_baseline(method: str | None) -> bool:
-    return (method or "") in BASELINE_NAMES
-
-
-def row_key(method: str | None, variant: str) -> tuple[int, int, str]:
-    base = method or variant.split(":")[0]
-    rank = ROW_ORDER.index(base) if base in ROW_ORDER else len(ROW_ORDER)
-    return (rank, 0 if variant == base else 1, variant)
-
-
-def pair_order(pairs) -> list[str]:
-    known = [p for p in PAIR_LABELS if p in set(pairs)]
-    return known + sorted(set(pairs) - set(known))
-
-
-def pair_label(pair: str) -> str:
-    return PAIR_LABELS.get(pair, pair)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -288,13 +266,13 @@ class Leaderboard:
     def pairs(self) -> list[str]:
         return [c for c in self.table.columns if c not in ("Method", SPEEDUP, DATA)]
 
-    def headers(self, display: bool = True) -> list[str]:
-        return [pair_label(c) if display and c in self.pairs else c for c in self.table.columns]
+    def headers(self) -> list[str]:
+        return [pair_label(c, self.task) if c in self.pairs else c for c in self.table.columns]
 
     def caption(self) -> str:
         name = {"acc": "top-1 accuracy (%)", "miou": "mIoU"}.get(self.metric, self.metric)
         text = (f"{name} at the {self.which} epoch: mean ± sample std over seeds (n = seeds); "
-                f"[{self.time} time] for data-free rows. {SPEEDUP}: mean over pairs of DeepInv's projected "
+                f"[{self.time} time] for data-free rows. {SPEEDUP}: mean over pairs of {reference_label()}'s projected "
                 f"paper-budget synthesis hours / the method's. {DATA}: images synthesised. "
                 f"Bold: the best data-free cell of each column.")
         if self.vs_paper:
@@ -303,8 +281,13 @@ class Leaderboard:
         return text
 
 
+def reference_label() -> str:
+    reference = speedup_reference()
+    return METHODS.label(reference) if reference else "the reference method"
+
+
 def label_of(variant: str, budget: str, several_budgets: bool) -> str:
-    name = "Teacher" if variant == "teacher" else variant
+    name = BASELINES.label(variant) if is_teacher(variant) else variant
     return f"{name} @{budget}" if several_budgets and budget else name
 
 
@@ -332,7 +315,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
         return _empty(metric, which, time)
     cells = aggregate(rows)
     cells["from_tag"] = False
-    if not (cells["method"] == "teacher").any():  # a run of the teacher baseline replaces the tags' row
+    if not cells["method"].map(is_teacher).any():  # a run of the teacher baseline replaces the tags' row
         tagged = teacher_cells(rows)
         if not tagged.empty:
             cells = pd.concat([tagged, cells], ignore_index=True)
@@ -348,7 +331,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
                         for v, b, base in zip(cells["variant"], cells["budget"], cells["baseline"])]
     order = sorted(dict.fromkeys(zip(cells["method"], cells["variant"], cells["budget"])),
                    key=lambda k: (row_key(k[0], k[1]), k[2]))
-    pairs = pair_order(cells["pair"].unique())
+    pairs = pair_order(cells["pair"].unique(), task)
     cells["_row"] = [order.index(k) for k in zip(cells["method"], cells["variant"], cells["budget"])]
     cells["_col"] = cells["pair"].map(pairs.index)
     cells = cells.sort_values(["_row", "_col"], kind="stable").reset_index(drop=True)
@@ -382,7 +365,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
 def _compare_with_paper(cells: pd.DataFrame, task: str | None, metric: str) -> tuple[list[str], list[str]]:
     """Adds the published number of each cell to ``cells``; returns the cell suffixes and the
     footnotes of the unverified published numbers used."""
-    from harness import paper_numbers
+    from harness.report import paper_numbers
     numbers = paper_numbers.load()
     texts, unverified = [""] * len(cells), []
     cells["paper"], cells["paper_diff"] = math.nan, math.nan

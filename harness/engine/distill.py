@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
 
-from harness import interrupt
-from harness.errors import NonFinite
-from harness.losses import kd_loss
-from harness.pool import ImagePool
-from harness.precision import FP32, Precision
-from harness.synthesizer import SynthesisRound, Synthesizer
-from harness.task import Task
-from harness.timing import Stopwatch
+from harness.core import interrupt
+from harness.core.errors import NonFinite
+from harness.core.losses import kd_loss
+from harness.core.pool import ImagePool
+from harness.core.precision import FP32, Precision
+from harness.core.synthesizer import SynthesisRound, Synthesizer
+from harness.core.task import Task
+from harness.engine.timing import EVALUATION, SYNTHESIS, TRAINING, Stopwatch
 
 
 def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
@@ -101,13 +101,13 @@ class Distiller:
         total = torch.zeros((), device=self.device)
         if synth.generates_on_sample:
             for _ in range(c.kd_steps):
-                with sw.phase("synthesis"), self.precision.autocast():
+                with sw.phase(SYNTHESIS), self.precision.autocast():
                     batch = synth.sample(c.batch_size)
                 self.progress.images_synthesized += batch.shape[0]
-                with sw.phase("kd"):
+                with sw.phase(TRAINING):
                     total += self.kd_step(batch)
         else:
-            with sw.phase("kd"):
+            with sw.phase(TRAINING):
                 for _ in range(c.kd_steps):
                     total += self.kd_step(synth.sample(c.batch_size))
         return total / c.kd_steps
@@ -120,7 +120,7 @@ class Distiller:
         for _ in range(self.schedule.rounds_per_epoch):
             interrupt.check()
             round_idx = self.progress.rounds
-            with sw.phase("synthesis"), self.precision.autocast():
+            with sw.phase(SYNTHESIS), self.precision.autocast():
                 result = synth.synthesize(round_idx)
             check_round(result, epoch, round_idx)
             self.progress.rounds += 1
@@ -134,15 +134,16 @@ class Distiller:
         if epoch >= self.schedule.warmup:
             self.scheduler.step()
             synth.end_kd_epoch()
-        with sw.phase("eval"):
+        with sw.phase(EVALUATION):
             metrics = {f"eval/{k}": v for k, v in self.task.evaluate(self.student, self.device,
                                                                      self.config.eval_batch_size).items()}
         if kd_losses:
             metrics["train/kd_loss"] = float(torch.stack(kd_losses).mean())
         metrics["synth/loss"] = float(result.losses["loss"]) if "loss" in result.losses else None
-        metrics["time/synthesis_s_cum"] = sw["synthesis"]
+        metrics["time/synthesis_s_cum"] = sw[SYNTHESIS]
         metrics["train/lr"] = lr
-        bad = [k for k in ("train/kd_loss", f"eval/{self.task.metric}") if k in metrics and not math.isfinite(metrics[k])]
+        checked = ("train/kd_loss", f"eval/{self.task.metric}")
+        bad = [k for k in checked if k in metrics and not math.isfinite(metrics[k])]
         if bad:
             raise NonFinite(f"non-finite {', '.join(bad)} at epoch {epoch}")
         score = metrics[f"eval/{self.task.metric}"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
-from harness.devices import synchronize
+from harness.core.devices import synchronize
+
+# The phases a run's time is split into (metrics time/synthesis_s, time/kd_s: student training
+# on the synthesised or real batches, and evaluation).
+SYNTHESIS, TRAINING, EVALUATION = "synthesis", "kd", "eval"
 
 
 class Stopwatch:

@@ -13,9 +13,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 HEARTBEAT_TAG = "dfkd.heartbeat"
 OWNER_TAG = "dfkd.owner"
@@ -59,14 +59,14 @@ class Owner:
         return f"{self.host}/{self.boot}/{self.pid}/{self.started}"
 
     @classmethod
-    def parse(cls, text: str) -> "Owner | None":
+    def parse(cls, text: str) -> Owner | None:
         parts = str(text or "").rsplit("/", 3)
         if len(parts) != 4 or not parts[2].isdigit():
             return None
         return cls(parts[0], parts[1], int(parts[2]), parts[3])
 
     @classmethod
-    def me(cls) -> "Owner":
+    def me(cls) -> Owner:
         pid = os.getpid()
         return cls(socket.gethostname(), _boot_id(), pid, process_start(pid) or "-")
 
@@ -118,7 +118,7 @@ class Heartbeat:
             except Exception:  # the store is briefly unavailable: the next beat tries again
                 pass
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 

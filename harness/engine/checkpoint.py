@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:

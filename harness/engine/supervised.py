@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness import interrupt
-from harness.distill import EpochReport, Progress
-from harness.losses import kd_loss
-from harness.precision import FP32, Precision
-from harness.task import Task
-from harness.timing import Stopwatch
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """SGD with momentum and step decay x0.1 at 60/75/90% of training (spec §7.5: 120/150/180 of 200)."""
-
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    milestones: tuple[float, ...] = (0.6, 0.75, 0.9)
-    gamma: float = 0.1
+from harness.core import interrupt
+from harness.core.losses import kd_loss
+from harness.core.precision import FP32, Precision
+from harness.core.task import Recipe, Task
+from harness.engine.distill import EpochReport, Progress
+from harness.engine.timing import EVALUATION, TRAINING, Stopwatch
 
 
 class SupervisedTrainer:
@@ -64,7 +49,7 @@ class SupervisedTrainer:
     def run_epoch(self, on_round=None) -> EpochReport:
         epoch, lr = self.progress.epoch, self.optimizer.param_groups[0]["lr"]  # this epoch's rate
         total = torch.zeros((), device=self.device)
-        with self.stopwatch.phase("kd"):
+        with self.stopwatch.phase(TRAINING):
             self.model.train()
             for images, labels in self.loader:
                 interrupt.check()
@@ -75,7 +60,7 @@ class SupervisedTrainer:
                 self.precision.step(self.optimizer)
                 total += loss.detach()
             self.scheduler.step()
-        with self.stopwatch.phase("eval"):
+        with self.stopwatch.phase(EVALUATION):
             metrics = self.task.evaluate(self.model, self.device)
         score = metrics[self.task.metric]
         if score > self.progress.best:

@@ -15,7 +15,7 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
-from harness.errors import BenchError
+from harness.core.errors import BenchError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -1,0 +1,170 @@
+"""The Task base class: data, models, normalisation, augmentation, metric and budgets."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from harness.core import augment
+from harness.core.errors import BenchError, unknown
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """SGD with momentum and step decay x0.1 at 60/75/90% of training (spec §7.5: 120/150/180 of 200)."""
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    milestones: tuple[float, ...] = (0.6, 0.75, 0.9)
+    gamma: float = 0.1
+
+
+class Task(ABC):
+    """One benchmark task. Datasets yield ``[0, 1]`` images; normalisation happens on device."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    kind: ClassVar[Literal["classification", "segmentation"]] = "classification"
+    num_classes: ClassVar[int]
+    image_shape: ClassVar[tuple[int, int, int]]
+    mean: ClassVar[tuple[float, ...]]
+    std: ClassVar[tuple[float, ...]]
+    crop_padding: ClassVar[int]
+    hflip: ClassVar[bool]
+    pairs: ClassVar[dict[str, tuple[str, str]]]  # pair id -> (teacher, student), in the paper's column order
+    pair_labels: ClassVar[dict[str, str]] = {}  # a pair's column header in tables (its id when absent)
+    default_budget: ClassVar[str] = "paper"
+    metric: ClassVar[str] = "acc"
+    # arch -> sha256 of the teacher checkpoint the task ships (``teachers/<task>/<arch>.pt`` beside
+    # its module): every install then runs the teacher its committed results were produced with.
+    shipped_teachers: ClassVar[dict[str, str]] = {}
+    notes: ClassVar[tuple[str, ...]] = ()
+    # budget (paper, quick, smoke) -> method family -> config overrides; every family the task
+    # supports needs an entry in every budget (``paper`` entries are usually empty).
+    budgets: ClassVar[dict[str, dict[str, dict[str, Any]]]]
+
+    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
+        self.data_root, self.download = data_root, download
+        self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    # -- data -----------------------------------------------------------------------------
+    @abstractmethod
+    def train_set(self) -> Dataset: ...
+
+    @abstractmethod
+    def test_set(self) -> Dataset: ...
+
+    @abstractmethod
+    def build_model(self, arch: str) -> nn.Module: ...
+
+    def build_pretrained(self, arch: str) -> nn.Module:
+        """``arch`` with an ImageNet-pretrained backbone, for teacher training (NYUv2's DeepLabs)."""
+        raise BenchError(f"task {self.name} has no ImageNet-pretrained backbones: train without --pretrained-backbone")
+
+    def pair(self, name: str | None) -> tuple[str, str]:
+        name = name or next(iter(self.pairs))
+        if name not in self.pairs:
+            raise BenchError(unknown(f"pair for task {self.name}", name, list(self.pairs)))
+        return self.pairs[name]
+
+    def has_test_set(self) -> bool:
+        """Whether the test split is available (e.g. to evaluate an imported teacher)."""
+        try:
+            self.test_set()
+            return True
+        except BenchError:
+            return False
+
+    def teacher_recipe(self, arch: str):
+        """How ``bench teacher train`` trains ``arch`` on this task ."""
+        return Recipe()
+
+    # -- layered settings (spec §12) --------------------------------------------------------
+    def method_defaults(self, family: str) -> dict[str, Any]:
+        """Task-level defaults for a method family (e.g. generator size)."""
+        return {}
+
+    def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
+        """The reference's per-pair values (e.g. Fast's adv/bn/oh)."""
+        return {}
+
+    def cell_notes(self, pair: str, family: str) -> list[str]:
+        """Deviations specific to a (pair, method family) cell, e.g. settings the reference never gave."""
+        return []
+
+    def budget(self, budget: str, family: str) -> dict[str, Any]:
+        """Overrides for ``budget`` (paper, quick, smoke) and a method family, from an explicit
+        entry of ``budgets``: a missing one is an error, never a silent fall back to the paper
+        settings (days on a CPU)."""
+        table = self.budgets.get(budget, {})
+        if family not in table:
+            raise BenchError(f"task {self.name} has no {budget!r} budget for {family}: add an entry to "
+                             f"{type(self).__name__}.budgets (its {budget!r} entries: {', '.join(table) or 'none'})")
+        return dict(table[family])
+
+    # -- on-device image handling -----------------------------------------------------------
+    def _mean_std(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        if device not in self._stats:
+            shape = (1, -1, 1, 1)
+            self._stats[device] = (torch.tensor(self.mean, device=device).view(shape),
+                                   torch.tensor(self.std, device=device).view(shape))
+        return self._stats[device]
+
+    def normalize(self, images01: Tensor) -> Tensor:
+        mean, std = self._mean_std(images01.device)
+        return (images01 - mean) / std
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        mean, std = self._mean_std(images.device)
+        return images * std + mean
+
+    def augment(self, images01: Tensor) -> Tensor:
+        """The KD- and synthesis-time view: per-sample padded crop (+ flip), then normalise."""
+        out = augment.random_crop(images01, self.crop_padding)
+        if self.hflip:
+            out = augment.random_hflip(out)
+        return self.normalize(out)
+
+    def train_batch(self, images01: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The training view of a real batch (teachers, scratch and KD baselines)."""
+        return self.augment(images01), labels
+
+    def augment_local(self, images01: Tensor) -> Tensor:
+        """CMI's local view: per-sample random resized crop (+ flip), then normalise."""
+        out = augment.random_resized_crop(images01)
+        if self.hflip:
+            out = augment.random_hflip(out)
+        return self.normalize(out)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, device: torch.device, batch_size: int = 1024) -> dict[str, float]:
+        """Top-1 / top-5 accuracy (fractions) and the mean cross-entropy over the whole test split,
+        model in eval mode (the reference's evaluator reports the loss too)."""
+        was_training = model.training
+        model.eval()
+        correct1 = correct5 = total = 0
+        loss = torch.zeros((), dtype=torch.float64, device=device)
+        k = min(5, self.num_classes)
+        for images, labels in self.loader(self.test_set(), batch_size):
+            images, labels = images.to(device), labels.to(device)
+            logits = model(self.normalize(images))
+            loss += F.cross_entropy(logits.float(), labels, reduction="sum")
+            hits = logits.topk(k, dim=1).indices == labels[:, None]
+            correct1 += hits[:, 0].sum()
+            correct5 += hits.any(dim=1).sum()
+            total += labels.numel()
+        model.train(was_training)
+        return {"acc": float(correct1) / total, "top5": float(correct5) / total, "loss": float(loss) / total}

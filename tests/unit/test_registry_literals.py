@@ -1,0 +1,41 @@
+"""Knowledge about methods, baselines and pairs lives in the registry and in the method and task
+files: no other module of the harness names one as a string literal (a new method or pair then
+reaches every table, plot and command by being registered)."""
+
+import ast
+from pathlib import Path
+
+from harness.core.registry import BASELINES, METHODS, TASKS
+
+ROOT = Path(__file__).resolve().parents[2]
+# Literals that equal a registered name by coincidence: the student-training phase of the
+# stopwatch (metric time/kd_s) is named like the KD baseline.
+COINCIDENCES = {("harness/engine/timing.py", "kd")}
+
+
+def registered_literals() -> set[str]:
+    names = {*METHODS.names(), *BASELINES.names()}
+    for task in TASKS.names():
+        names.update(TASKS.get(task).pairs)
+    return names
+
+
+def test_no_method_baseline_or_pair_name_outside_the_registry():
+    names = registered_literals()
+    found = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+                    and (rel, node.value) not in COINCIDENCES):
+                found.append(f"{rel}:{node.lineno}: {node.value!r}")
+    assert found == []
+
+
+def test_the_registry_knows_every_method_and_baseline():
+    for registry in (METHODS, BASELINES):
+        for name in registry.names():
+            about = registry.about(name)
+            assert registry.label(name) and about.paper, name
+            assert registry.family(name) == registry.get(name).cls.__module__.rpartition(".")[2]
+    assert [name for name in METHODS.names() if METHODS.about(name).speedup_reference] == ["deepinv"]
