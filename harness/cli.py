@@ -114,7 +114,7 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
     from harness.core import interrupt
     from harness.core.devices import resolve_device
     from harness.engine.plan import plan_runs
-    from harness.engine.resume import choose
+    from harness.engine.resume import Action, choose
     from harness.engine.runner import execute
 
     if force and not resume:
@@ -122,15 +122,15 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
     specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download, precision, compile_)
     resolve_device(device)
     tracker = make_tracker(results_dir, tracking_uri)
-    plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else ("new", None)
+    plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else (Action.NEW, None)
              for spec in specs]
-    if resume and all(action == "new" for action, _ in plans):
+    if resume and all(action is Action.NEW for action, _ in plans):
         raise BenchError(f"--resume: nothing to resume for {methods} on {task_name} (no KILLED resumable or "
                          f"FINISHED run of these cells in {tracker.uri})")
 
     interrupt.install()  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
     for spec, (action, previous) in zip(specs, plans):
-        if action == "skip":
+        if action is Action.SKIP:
             click.echo(f"{spec.run_name}: already FINISHED (run {previous}), skipped")
             continue
         try:
@@ -220,8 +220,8 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
 
     from harness.core.devices import resolve_device
     from harness.engine import teachers
+    from harness.engine.build import seed_everything
     from harness.engine.plan import make_task
-    from harness.engine.runner import seed_everything
 
     task = make_task(task_name, data_root, download)
     arch = arch or task.pair(None)[0]
@@ -296,7 +296,8 @@ def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri
               help="Best epoch or final epoch metric.")
 @click.option("--time", "time_kind", type=click.Choice(["synthesis", "total"]), default="synthesis",
               show_default=True, help="Time shown in the cells.")
-@click.option("--vs-paper", is_flag=True, help="Also show the published number and the difference (spec §9).")
+@click.option("--vs-paper", is_flag=True,
+              help="Also show the published number and the difference (docs/methods.md#published-numbers).")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
               help="Render from a `bench export` file instead of the tracking store.")
 @tracking_options

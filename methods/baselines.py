@@ -1,4 +1,4 @@
-"""Baselines that use the real training data (spec §7.5-7.6): they head every leaderboard.
+"""Baselines that use the real training data (docs/methods.md#baselines): they head every leaderboard.
 
 * ``teacher``: the teacher's own test metric.
 * ``scratch``: the student trained on the real training split with cross-entropy.
@@ -11,18 +11,16 @@ They log the same MLflow record as the data-free methods, with zero synthesis ti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
 
 from harness.core.config import option
-from harness.core.precision import Precision
+from harness.core.job import Baseline, EpochReport, Progress
 from harness.core.synthesizer import MethodSpec
 from harness.core.task import Recipe, Task
-from harness.engine.distill import EpochReport, Progress
+from harness.core.timing import EVALUATION, Stopwatch
 from harness.engine.supervised import SupervisedTrainer
-from harness.engine.timing import EVALUATION, Stopwatch
 
 
 @dataclass(frozen=True)
@@ -73,25 +71,6 @@ class TeacherEvaluation:
 
     def load_state_dict(self, state: dict) -> None:
         pass
-
-
-class Baseline:
-    """A run that learns from (or is) real data rather than synthesised images."""
-
-    name: ClassVar[str]
-    family: ClassVar[str]
-    supports: ClassVar[frozenset[str]] = frozenset({"classification", "segmentation"})
-    Config: ClassVar[type]
-    generates_on_sample: ClassVar[bool] = False
-
-    @classmethod
-    def make_job(cls, config, task: Task, teacher: nn.Module, student: nn.Module, device: torch.device,
-                 precision: Precision):
-        raise NotImplementedError
-
-    @classmethod
-    def deviations(cls, config, task: Task) -> list[str]:
-        return []
 
 
 class TeacherBaseline(Baseline):

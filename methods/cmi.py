@@ -4,7 +4,8 @@ https://arxiv.org/abs/2105.08584. Each round re-initialises a generator and opti
 latent against DeepInversion-style losses plus an instance-discrimination contrastive loss:
 a persistent projection head pulls together two views (global and local crops) of each new
 sample and pushes them away from the features of every earlier sample, kept in a memory bank.
-Follows spec §4, with the memory-bank boundary fixed (§12): the bank counts as full once
+Follows docs/methods.md#cmi, with the memory-bank boundary fixed
+(docs/methods.md#decision-cmi-bank-boundary): the bank counts as full once
 ``rows_written >= bank_size``, so a draw never comes from an empty slice.
 """
 
@@ -46,7 +47,7 @@ class CMIConfig(DistillConfig):
 
 
 class InstanceFeatures:
-    """Per-sample feature vectors from a network's forward (spec §4, "instance mean").
+    """Per-sample feature vectors from a network's forward (docs/methods.md#cmi, "instance mean").
 
     The spatial mean of every BatchNorm input, concatenated; for networks that expose
     ``cmi_feature_modules()`` (the CIFAR ResNets) the inputs of those modules instead.
@@ -99,7 +100,7 @@ class MemoryBank:
 
 def contrastive_loss(head: nn.Module, local: Tensor, global_: Tensor, bank_local: Tensor, bank_global: Tensor,
                      temperature: float, bank_written: bool) -> Tensor:
-    """Spec §4: instance discrimination between local and global views, bank rows as negatives."""
+    """docs/methods.md#cmi: instance discrimination between local and global views, bank rows as negatives."""
     n = local.shape[0]
     projected = F.normalize(head(torch.cat([local, bank_local, global_, bank_global])), dim=1)
     p_local, p_global = projected.chunk(2)
@@ -165,7 +166,7 @@ class CMISynthesizer(Synthesizer):
                     loss = loss + c.cr * loss_cr
                     best.offer(loss, images, torch.cat([local_features, global_features], dim=1))
                     self.head_optimizer.zero_grad(set_to_none=True)
-                else:  # the reference crashes here (spec §4); skip the head and the bank entirely
+                else:  # the reference crashes here (docs/methods.md#cmi); skip the head and the bank entirely
                     best.offer(loss, images)
                 optimizer.zero_grad(set_to_none=True)
                 self.precision.backward(loss)

@@ -2,7 +2,8 @@
 
 Optimises a batch of pixels from scratch every round (no reuse) against the teacher's BN
 statistics, a one-hot target and Adaptive DeepInversion's Jensen-Shannon competition term, with
-batch-wide jitter and flips. Follows spec §3 with the §12 defaults: REF-FAST's student-BN term,
+batch-wide jitter and flips. Follows docs/methods.md#deepinversion with the docs/methods.md#decisions
+defaults: REF-FAST's student-BN term,
 tv = l2 = 0, and the final clamped iterate kept (``select=best`` is an option).
 """
 
@@ -63,7 +64,7 @@ class DeepInvSynthesizer(Synthesizer):
         x = torch.randn(n, *self.task.image_shape, device=self.device, requires_grad=True)
         targets = torch.randint(self.task.num_classes, (n,), device=self.device).sort().values
         optimizer = torch.optim.Adam([x], lr=c.lr_g, betas=(0.5, 0.99))
-        # The student runs whenever a term needs it; the reference crashes with adv = 0 (§12).
+        # The student runs whenever a term needs it; the reference crashes with adv = 0 (docs/methods.md#decisions).
         run_student = c.adv > 0 or c.bn_student > 0
         max_shift = self.task.image_shape[1] // 8
         best = BestIterate()

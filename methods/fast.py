@@ -1,7 +1,8 @@
 """FastDFKD: "Up to 100x Faster Data-free Knowledge Distillation" (Fang et al., AAAI 2022).
 
 https://arxiv.org/abs/2112.06253. A generator is reused across synthesis rounds. ``fast``
-(spec §2.2) keeps optimising one generator from batch to batch; ``fast_meta`` (Fast-k, spec §2.1)
+(docs/methods.md#fast-sequential) keeps optimising one generator from batch to batch; ``fast_meta``
+(Fast-k, docs/methods.md#fast-meta)
 meta-learns a generator initialisation, first-order MAML or Reptile, so that k inner steps of a
 fresh clone (and of a fresh latent) synthesise a batch. Both use the momentum BN-statistics loss,
 the one-hot loss and the masked adversarial loss, and keep the best of the k pre-update iterates.
@@ -45,7 +46,8 @@ class FastConfig(DistillConfig):
     bn_mmt: float = option(0.9, min=0, max=0.999, help="BN-statistics momentum (0: plain BN loss)")
     nz: int = option(256, min=1, help="latent size")
     ngf: int = option(64, min=1, help="generator width")
-    generator: str = option("g32", choices=("g32", "dcgan"), help="G32 (CIFAR) or DCGAN (large images, §8.5)")
+    generator: str = option("g32", choices=("g32", "dcgan"),
+                            help="G32 (CIFAR) or DCGAN (large images, docs/methods.md#data-free-segmentation)")
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,10 @@ def _fast_k(k: int, lr_g: float, lr_z: float, *notes: str) -> MethodSpec:
     return MethodSpec(FastMetaSynthesizer, {"g_steps": k, "lr_g": lr_g, "lr_z": lr_z}, notes)
 
 
-fast = MethodSpec(FastSynthesizer, {"g_steps": 5}, ("fast: no reference script; Fast-5's settings chosen (spec §2.2)",))
+fast = MethodSpec(FastSynthesizer, {"g_steps": 5},
+                  ("fast: no reference script; Fast-5's settings chosen (docs/methods.md#fast-sequential)",))
 fast2 = _fast_k(2, 5e-3, 0.015)
 fast5 = _fast_k(5, 3e-3, 0.01)
 fast10 = _fast_k(10, 2e-3, 0.01)
-fast50 = _fast_k(50, 1e-3, 0.01, "fast50: no reference CIFAR settings; lr_g 1e-3, lr_z 0.01 chosen (spec §12)")
+fast50 = _fast_k(50, 1e-3, 0.01, "fast50: no reference CIFAR settings; lr_g 1e-3, lr_z 0.01 chosen "
+                 "(docs/methods.md#decision-lr-schedule)")

@@ -1,5 +1,5 @@
 """The generative family: DAFL, ZSKT, DFQ and DFAD as four loss recipes over one adversarial
-generator loop (spec §5), as the reference implements them.
+generator loop (docs/methods.md#generative-family), as the reference implements them.
 
 * DAFL, "Data-Free Learning of Student Networks" (Chen et al., ICCV 2019), arXiv:1904.01186:
   one-hot, activation and information-entropy losses from the teacher.
@@ -12,7 +12,8 @@ generator loop (spec §5), as the reference implements them.
 
 A persistent generator is updated ``g_steps`` times per round; there is no pool: every KD batch
 is generated in ``sample()``, whose time counts as synthesis. The adversarial term compares the
-real student with the teacher: REF-FAST passes the teacher as the student (spec §5, §12).
+real student with the teacher: REF-FAST passes the teacher as the student
+(docs/methods.md#generative-family, docs/methods.md#decisions).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from methods.generators import make_generator
 @dataclass(frozen=True)
 class GenerativeConfig(DistillConfig):
     kd_steps: int = 5
-    T: float = 1.0  # the reference overrides its KD criterion with KL at T = 1 (spec §1.3)
+    T: float = 1.0  # the reference overrides its KD criterion with KL at T = 1 (docs/methods.md#kd-loss)
     g_steps: int = option(1, min=1, help="generator updates per round")
     lr_g: float = option(1e-3, min=0, help="generator Adam learning rate")
     adv: float = option(0.0, min=0, help="adversarial weight")
@@ -53,12 +54,12 @@ class GenerativeConfig(DistillConfig):
 
 
 def activation_loss(features: Tensor) -> Tensor:
-    """DAFL: ``-mean |phi|`` over the teacher's penultimate features (spec §1.8(g))."""
+    """DAFL: ``-mean |phi|`` over the teacher's penultimate features (docs/methods.md#activation-loss)."""
     return -features.abs().mean()
 
 
 def balance_loss(teacher_logits: Tensor) -> Tensor:
-    """``sum_c p_c ln p_c`` of the mean prediction: the negative entropy (spec §1.8(f)).
+    """``sum_c p_c ln p_c`` of the mean prediction: the negative entropy (docs/methods.md#class-balance-loss).
 
     The mean runs over the batch, and over pixels too for segmentation (per-pixel class mean).
     """
@@ -68,14 +69,15 @@ def balance_loss(teacher_logits: Tensor) -> Tensor:
 
 
 def adversarial_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str) -> Tensor:
-    """The generator's term: it maximises the teacher-student discrepancy (spec §1.8(e), §8.5)."""
+    """The generator's term: it maximises the teacher-student discrepancy
+    (docs/methods.md#generative-adversarial-loss, docs/methods.md#data-free-segmentation)."""
     if kind == "log_l1":
         return -torch.log1p(kd_loss(student_logits, teacher_logits, "l1"))
     return -kd_loss(student_logits, teacher_logits, kind, 1.0)
 
 
 def pseudo_label_loss(teacher_logits: Tensor) -> Tensor:
-    """``CE(t, argmax t)``: the teacher's own prediction as target (spec §1.8(h))."""
+    """``CE(t, argmax t)``: the teacher's own prediction as target (docs/methods.md#pseudo-label-loss)."""
     return F.cross_entropy(teacher_logits, teacher_logits.argmax(dim=1))
 
 

@@ -1,4 +1,4 @@
-"""Generator networks (spec §1.9) and their re-initialisation routines."""
+"""Generator networks (docs/methods.md#generators) and their re-initialisation routines."""
 
 from __future__ import annotations
 
@@ -42,11 +42,12 @@ class Generator(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """The reference's DCGAN_Generator (spec §1.9), for large images such as NYUv2's 128x128.
+    """The reference's DCGAN_Generator (docs/methods.md#generators), for large images such as NYUv2's 128x128.
 
     A linear map to ``8*ngf`` maps at 1/16 resolution, four transposed-convolution stages and a
     sigmoid. Its first two modules are named like G32's (``l1.0``, ``conv_blocks.0``), so the
-    partial reset of Fast-k applies unchanged. ``tanh=True`` is DFAD's "GeneratorB" (spec §8.5):
+    partial reset of Fast-k applies unchanged. ``tanh=True`` is DFAD's "GeneratorB"
+    (docs/methods.md#data-free-segmentation):
     the same layout with a tanh output, which DFAD reads as an image normalised with mean and std
     0.5, so ``(tanh + 1) / 2`` is that image in [0, 1]; DFAD initialises it with ``reset_all``.
     """
@@ -75,7 +76,7 @@ class DCGANGenerator(nn.Module):
 
 
 def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, int]) -> nn.Module:
-    """``g32`` / ``large`` (G32 and G32-Large, spec §1.9), ``dcgan`` or DFAD's ``dfad`` at the
+    """``g32`` / ``large`` (G32 and G32-Large, docs/methods.md#generators), ``dcgan`` or DFAD's ``dfad`` at the
     task's image shape."""
     channels, height, _ = image_shape
     if kind in ("dcgan", "dfad"):

@@ -1,6 +1,7 @@
 """Budget tables shared by the embedded classification tasks (digits, Fashion-MNIST).
 
-No reference settings exist for them (spec §12): ``paper`` is every method's own settings,
+No reference settings exist for them (docs/methods.md#decision-embedded-tasks): ``paper`` is every method's
+own settings,
 ``quick`` keeps each method's per-round step count (Fast: 44 rounds of 128 images, 40 KD steps a
 round; DeepInv and CMI: fewer, smaller rounds, their steps being 400x and 100x a Fast-5 round's;
 the generative methods: 20 epochs of 40 student steps), ``smoke`` proves the plumbing.

@@ -2,16 +2,14 @@
 
 Data root: ``--data-root``, else ``$DFKD_DATA``, else ``<cache>/dfkd-bench/data``; torchvision's
 ``cifar-10-batches-py`` / ``cifar-100-python`` folders live directly under it. ``--download``
-fetches them through torchvision. The ``paper`` budget is the reference's (spec §6, §12);
+fetches them through torchvision. The ``paper`` budget is the reference's (docs/methods.md#cifar-reference-settings,
+docs/methods.md#decision-budgets-and-schedule-scaling);
 baseline methods on pairs and datasets the reference never ran use its WRN-40-2 -> WRN-16-1
 CIFAR-10 settings, recorded as chosen in ``dfkd.deviations``.
 """
 
 from __future__ import annotations
 
-import os
-from functools import cached_property
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -37,11 +35,12 @@ PAIR_LABELS = {
 }
 REFERENCE_BASELINE_PAIR = "wrn40_2-wrn16_1"  # the only pair the reference's baseline scripts ran
 
-# Fast's per-pair weights (spec §2.1, §6.1); the method defaults are the WRN values.
+# Fast's per-pair weights (docs/methods.md#fast-meta, docs/methods.md#cifar-fast-settings); the method defaults are
+# the WRN values.
 _FAST_PAIR = {"resnet34-resnet18": {"adv": 1.33, "oh": 0.5}, "vgg11-resnet18": {"adv": 1.0, "oh": 0.5}}
 # Baseline cells a reference script gives beyond WRN-40-2 -> WRN-16-1 on CIFAR-10: (task, pair,
 # family) -> (settings that differ from the method's defaults, the script). REF-CMI's
-# dfq_cifar10_res34_res18.sh runs CIFAR-100 despite its name (spec §6.3).
+# dfq_cifar10_res34_res18.sh runs CIFAR-100 despite its name (docs/methods.md#ref-cmi-scripts).
 _BASELINE_SCRIPTS = {("cifar100", "resnet34-resnet18", "dfq"): ({"lr": 0.05}, "REF-CMI's DFQ ResNet-34 script")}
 _FAST_FAMILIES = ("fast", "fast_meta")
 _BASELINE_FAMILIES = ("deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
@@ -75,15 +74,6 @@ _BUDGETS = {"paper": {family: {} for family in (*_FAST_FAMILIES, *_BASELINE_FAMI
             "quick": _QUICK, "smoke": _SMOKE}
 
 
-def data_root(explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get("DFKD_DATA"):
-        return Path(os.environ["DFKD_DATA"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "dfkd-bench" / "data"
-
-
 class _Cifar(Task):
     dataset_cls: ClassVar[str]
     folder: ClassVar[str]
@@ -93,13 +83,10 @@ class _Cifar(Task):
     crop_padding = 4
     hflip = True
     pairs = PAIRS
+    architectures = ARCHS
     pair_labels = PAIR_LABELS
     budgets = _BUDGETS
     default_budget = "paper"
-
-    @cached_property
-    def root(self) -> Path:
-        return data_root(self.data_root)
 
     def _dataset(self, train: bool) -> Dataset:
         import torchvision
@@ -126,12 +113,11 @@ class _Cifar(Task):
                           pin_memory=workers > 0, persistent_workers=False)
 
     def build_model(self, arch: str) -> torch.nn.Module:
-        if arch not in ARCHS:
-            raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
-        return build(arch, self.num_classes)
+        return build(self.architecture(arch), self.num_classes)
 
     def teacher_recipe(self, arch: str) -> Recipe:
-        return Recipe(epochs=200, batch_size=256, lr=0.1, weight_decay=1e-4)  # spec §7.5 (REF-CMI)
+        # docs/methods.md#teacher-training (REF-CMI)
+        return Recipe(epochs=200, batch_size=256, lr=0.1, weight_decay=1e-4)
 
     def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
         if family in _FAST_FAMILIES:
@@ -142,10 +128,10 @@ class _Cifar(Task):
     def cell_notes(self, pair: str, family: str) -> list[str]:
         if (self.name, pair, family) in _BASELINE_SCRIPTS:
             return [f"{family} on {self.name} {pair}: the settings of {_BASELINE_SCRIPTS[self.name, pair, family][1]} "
-                    f"(spec §6.3)"]
+                    f"(docs/methods.md#ref-cmi-scripts)"]
         if family in _BASELINE_FAMILIES and (pair != REFERENCE_BASELINE_PAIR or self.name != "cifar10"):
             return [f"{family} on {self.name} {pair}: no reference settings; the WRN-40-2 -> WRN-16-1 "
-                    f"CIFAR-10 settings are used (spec §6.3)"]
+                    f"CIFAR-10 settings are used (docs/methods.md#ref-cmi-scripts)"]
         return []
 
 

@@ -2,7 +2,7 @@
 
 The 1,797 images are upsampled to 1x16x16 and split 80/20 with a fixed seed (stratified). No
 reference settings exist for this task: its budgets are chosen so that ``quick`` runs in minutes
-on a laptop CPU while keeping every method's per-round step count (spec §12).
+on a laptop CPU while keeping every method's per-round step count (docs/methods.md#decisions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
-from harness.core.errors import BenchError
 from harness.core.task import Recipe, Task
 from tasks.budgets import GENERATORS, embedded_classification
 from tasks.models.small import cnn_large, cnn_small
@@ -26,7 +25,7 @@ _BUDGETS = embedded_classification()
 
 
 @cache
-def _arrays() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def digit_arrays() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -48,34 +47,31 @@ class Digits(Task):
     crop_padding = 2
     hflip = False  # digits are not flip-invariant
     pairs = {"cnn_large-cnn_small": ("cnn_large", "cnn_small")}
+    architectures = ARCHS
     default_budget = "quick"
     budgets = _BUDGETS
     shipped_teachers = {"cnn_large": "a56730f632e472068de44cce84d1771ddbd91cfad642a593dda1577b56911f1a"}
-    notes = ("task digits: embedded task, no reference settings; generator and budgets chosen (spec §12)",)
+    notes = ("task digits: embedded task, no reference settings; generator and budgets chosen "
+             "(docs/methods.md#decision-budgets-and-schedule-scaling)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
         super().__init__(data_root, download)
-        train_images = _arrays()[0]
+        train_images = digit_arrays()[0]
         self.mean = (float(train_images.mean()),)
         self.std = (float(train_images.std()),)
 
     def train_set(self) -> Dataset:
-        x, y, _, _ = _arrays()
+        x, y, _, _ = digit_arrays()
         return TensorDataset(x, y)
 
     def test_set(self) -> Dataset:
-        _, _, x, y = _arrays()
+        _, _, x, y = digit_arrays()
         return TensorDataset(x, y)
-
-    def build_model(self, arch: str) -> torch.nn.Module:
-        if arch not in ARCHS:
-            raise BenchError(f"unknown architecture {arch!r} for task digits. Valid: {', '.join(ARCHS)}")
-        return ARCHS[arch](self.num_classes, self.image_shape[0])
 
     def teacher_recipe(self, arch: str) -> Recipe:
         return Recipe(epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4)
 
     def method_defaults(self, family: str) -> dict[str, Any]:
-        # Generators scale with the task (spec §12): nz 64, about 32 channels for 16x16 digits.
+        # Generators scale with the task (docs/methods.md#decisions): nz 64, about 32 channels for 16x16 digits.
         return {"nz": 64, "ngf": 32} if family in GENERATORS else {}
 

@@ -5,7 +5,7 @@ keeps the maximum intensity per pixel; a digit labels the pixels where its own i
 0.25 with class ``d + 1``; everything else is background 0, so there are 11 classes and a pixel is
 labelled as a digit exactly where the canvas exceeds 0.25. The composition is fixed by seeds:
 train canvases use only the digits task's training split, test canvases only its test split. No
-reference settings exist for this task (spec §12).
+reference settings exist for this task (docs/methods.md#decisions).
 
 Digits' inks never overlap nor touch. Version 1 let strokes cross (about 15% of digit pixels):
 the label there was the later digit's, which the image does not show, and that ambiguity capped
@@ -25,11 +25,11 @@ from torch.utils.data import Dataset, TensorDataset
 from harness.core.errors import BenchError
 from harness.core.segmentation import SegmentationTask
 from harness.core.task import Recipe
-from tasks.digits import _arrays
+from tasks.digits import digit_arrays
 from tasks.models.unet import unet_large, unet_small
 
 CANVAS = 32
-DIGIT = 16  # the size tasks.digits._arrays gives
+DIGIT = 16  # the size tasks.digits.digit_arrays gives
 MAX_DIGITS = 3
 PLACEMENT_TRIES = 20
 THRESHOLD = 0.25
@@ -134,7 +134,7 @@ def canvases(split: str) -> Canvases:
     """The fixed composition of ``split`` ("train" or "test"), from that split of tasks.digits."""
     if split not in SPLITS:
         raise BenchError(f"unknown digits-seg split {split!r}. Valid: {', '.join(SPLITS)}")
-    train_x, train_y, test_x, test_y = _arrays()
+    train_x, train_y, test_x, test_y = digit_arrays()
     digits, digit_labels = (train_x, train_y) if split == "train" else (test_x, test_y)
     count, seed = SPLITS[split]
     return compose(digits, digit_labels, count, seed)
@@ -148,10 +148,12 @@ class DigitsSeg(SegmentationTask):
     crop_padding = 4
     hflip = False  # digits are not flip-invariant
     pairs = {"unet_large-unet_small": ("unet_large", "unet_small")}
+    architectures = ARCHS
     default_budget = "quick"
     budgets = _BUDGETS
     shipped_teachers = {"unet_large": "5917aa6d2ee7bce59041e1fefa9504a63a362d53ab90c76ba95c296a999f48a2"}
-    notes = ("task digits-seg: embedded task, no reference settings; chosen (spec §12, §8.5 proposal for Fast)",)
+    notes = ("task digits-seg: embedded task, no reference settings; chosen (docs/methods.md#decision-embedded-tasks, "
+             "docs/methods.md#data-free-segmentation proposal for Fast)",)
 
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
         super().__init__(data_root, download)
@@ -167,17 +169,13 @@ class DigitsSeg(SegmentationTask):
         c = canvases("test")
         return TensorDataset(c.images, c.labels)
 
-    def build_model(self, arch: str) -> torch.nn.Module:
-        if arch not in ARCHS:
-            raise BenchError(f"unknown architecture {arch!r} for task digits-seg. Valid: {', '.join(ARCHS)}")
-        return ARCHS[arch](self.num_classes, self.image_shape[0])
-
     def teacher_recipe(self, arch: str) -> Recipe:
         # 12 epochs: test mIoU 0.978 (0.9375 after 10), about 3 minutes on 2 cores.
         return Recipe(epochs=12, batch_size=64, lr=0.05, weight_decay=5e-4)
 
     def method_defaults(self, family: str) -> dict[str, Any]:
-        # Generators scale with the task (spec §12); no class targets for segmentation (oh = 0);
-        # segmentation KD is a per-pixel KL at T = 1 (spec §12).
+        # Generators scale with the task (docs/methods.md#decision-segmentation-kd); no class targets for
+        # segmentation (oh = 0);
+        # segmentation KD is a per-pixel KL at T = 1 (docs/methods.md#decision-segmentation-kd).
         return dict(_METHOD_DEFAULTS.get(family, {}))
 

@@ -5,7 +5,8 @@ The data root holds torchvision's layout, ``<root>/FashionMNIST/raw/`` with the 
 files (gzipped or not). When the root has none, the gzipped files are taken from the folder that
 Debian's ``dataset-fashion-mnist`` package installs (``/usr/share/datasets/fashion-mnist``), and
 ``--download`` fetches them through torchvision. Gzipped files are unpacked once into the root's
-raw folder, which torchvision reads. No reference settings exist for this task (spec §12).
+raw folder, which torchvision reads. No reference settings exist for this task
+(docs/methods.md#decision-embedded-tasks).
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from harness.core.errors import BenchError
 from harness.core.task import Recipe, Task
 from tasks.budgets import GENERATORS, embedded_classification
-from tasks.cifar import data_root
 from tasks.models.small import SmallCNN
 
 DEBIAN_FOLDER = Path("/usr/share/datasets/fashion-mnist")
@@ -59,14 +58,12 @@ class FashionMNIST(Task):
     crop_padding = 3  # CIFAR's 4 of 32, scaled
     hflip = True  # clothes are flip-invariant
     pairs = {"fmnist_teacher-fmnist_student": ("fmnist_teacher", "fmnist_student")}
+    architectures = ARCHS
     default_budget = "quick"
     budgets = _BUDGETS
     shipped_teachers = {"fmnist_teacher": "70b7dae48ec06fa53015adcee742fc1056dae40540a3b23a66965c28fc7cdcfe"}
-    notes = ("task fashion-mnist: no reference settings; models, generator and budgets chosen (spec §12)",)
-
-    @cached_property
-    def root(self) -> Path:
-        return data_root(self.data_root)
+    notes = ("task fashion-mnist: no reference settings; models, generator and budgets chosen "
+             "(docs/methods.md#decision-budgets-and-schedule-scaling)",)
 
     @property
     def raw(self) -> Path:
@@ -114,11 +111,6 @@ class FashionMNIST(Task):
 
     def test_set(self) -> Dataset:
         return self._test
-
-    def build_model(self, arch: str) -> torch.nn.Module:
-        if arch not in ARCHS:
-            raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
-        return ARCHS[arch](self.num_classes, self.image_shape[0])
 
     def teacher_recipe(self, arch: str) -> Recipe:
         return Recipe(epochs=12, batch_size=128, lr=0.05, weight_decay=5e-4)

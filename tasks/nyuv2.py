@@ -1,21 +1,21 @@
-"""NYUv2 13-class semantic segmentation (spec §8): DeepLabV3-ResNet-50 -> DeepLabV3-MobileNetV2.
+"""NYUv2 13-class semantic segmentation (docs/methods.md#nyuv2): DeepLabV3-ResNet-50 -> DeepLabV3-MobileNetV2.
 
-Data: the labelled frames extracted in the nyuv2-python-toolkit layout (spec §8.1) under
+Data: the labelled frames extracted in the nyuv2-python-toolkit layout (docs/methods.md#nyuv2-data-layout) under
 ``<data root>/NYUv2/``: ``image/{train,test}/NNNNN.png`` (RGB) and ``seg13/{train,test}/NNNNN.png``
 (uint8 class maps 0..12, 255 = ignore), matched by file name after sorting the image listing.
 The data root is found as for CIFAR (``--data-root``, ``$DFKD_DATA``, the cache folder); NYUv2
-cannot be downloaded automatically. Transforms (spec §8.2), applied to image and label together:
+cannot be downloaded automatically. Transforms (docs/methods.md#nyuv2-transforms), applied to image and label together:
 train = resize the shorter side to 256, random 128x128 crop, horizontal flip; test = resize to 256
 only (full 256x341 frames). Items are ``[0, 1]`` images and long label maps; normalisation (mean
 and std 0.5) happens on device.
 
 No reference code exists for data-free segmentation: the Fast and DeepInv settings follow the
-spec §8.5 proposal and DFAD follows DFAD-REPO's NYUv2 script; the rest is chosen (spec §12).
+docs/methods.md#data-free-segmentation proposal and DFAD follows DFAD-REPO's NYUv2 script; the rest is chosen
+(docs/methods.md#decisions).
 """
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,10 @@ from torch.utils.data import DataLoader, Dataset
 from harness.core.errors import BenchError
 from harness.core.segmentation import IGNORE_INDEX, SegmentationTask
 from harness.core.task import Recipe
-from tasks.cifar import data_root
 from tasks.models.deeplab import ARCHS, build
 
 FOLDER = "NYUv2"
-RESIZE = 256  # shorter side (spec §8.2)
+RESIZE = 256  # shorter side (docs/methods.md#nyuv2-transforms)
 CROP = 128
 LAYOUT_HINT = "see the README: extract NYUv2 with the nyuv2-python-toolkit layout"
 
@@ -43,7 +42,7 @@ _SUPERVISED = ("scratch", "kd")
 _EVAL_BATCH = {"eval_batch_size": 16}
 
 _QUICK = {
-    # Pool methods: one synthesis round of g_steps per epoch (never cut, spec §12), 50 KD steps.
+    # Pool methods: one synthesis round of g_steps per epoch (never cut, docs/methods.md#decisions), 50 KD steps.
     **{family: {"epochs": 20, "kd_steps": 50, "ep_steps": 50} for family in _FAST_FAMILIES},
     # DeepInv's 2000 pixel steps per round dominate: two rounds of a half batch.
     "deepinv": {"epochs": 2, "kd_steps": 50, "ep_steps": 50, "synthesis_batch_size": 32},
@@ -62,7 +61,8 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {family: {} for family in (*_DATA_FREE, "teacher", *_SUPERVISED)},
     "quick": {**_QUICK, "teacher": {}}, "smoke": _SMOKE}
 
-# Task-level method defaults (spec §8.5 and §12). Segmentation has no class targets (oh = 0) and
+# Task-level method defaults (docs/methods.md#data-free-segmentation and docs/methods.md#decision-segmentation-kd).
+# Segmentation has no class targets (oh = 0) and
 # its KD is a per-pixel KL at T = 1. DCGAN generators (nz 256, ngf 64) produce 128x128 images.
 _GENERATOR = {"nz": 256, "ngf": 64, "batch_size": 64, "synthesis_batch_size": 64, "generator": "dcgan"}
 _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -70,7 +70,8 @@ _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
        for family in _FAST_FAMILIES},
     "deepinv": {"oh": 0.0, "T": 1.0, "batch_size": 64, "synthesis_batch_size": 64},
     "dafl": dict(_GENERATOR),
-    # DFAD-REPO's NYUv2 script (spec §8.5): its tanh GeneratorB with N(0, 0.02) init, Adam with
+    # DFAD-REPO's NYUv2 script (docs/methods.md#data-free-segmentation): its tanh GeneratorB with N(0, 0.02) init,
+    # Adam with
     # default betas, -ln(1 + L1) for the generator, student SGD wd 5e-5, StepLR(100 epochs, 0.3)
     # on student and generator, KD batches sampled in train mode, 300 epochs of 50 iterations of
     # 5 student steps.
@@ -147,17 +148,15 @@ class NYUv2(SegmentationTask):
     image_shape = (3, CROP, CROP)
     mean = (0.5, 0.5, 0.5)
     std = (0.5, 0.5, 0.5)
-    crop_padding = 16  # synthesis/KD view of 128x128 images: CIFAR's 4/32 scaled (spec §8.5)
+    # synthesis/KD view of 128x128 images: CIFAR's 4/32 scaled (docs/methods.md#data-free-segmentation)
+    crop_padding = 16
     hflip = True
     pairs = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": ("deeplabv3_resnet50", "deeplabv3_mobilenetv2")}
+    architectures = ARCHS
     pair_labels = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": "DeepLabV3-R50 / DeepLabV3-MV2"}
     default_budget = "paper"
     budgets = _BUDGETS
     notes = ()
-
-    @cached_property
-    def root(self) -> Path:
-        return data_root(self.data_root)
 
     def _dataset(self, split: str) -> Dataset:
         if self.download:
@@ -184,13 +183,11 @@ class NYUv2(SegmentationTask):
                           pin_memory=workers > 0, drop_last=drop_last, persistent_workers=False)
 
     def train_batch(self, images01: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The dataset already cropped and flipped image and label together (spec §8.2)."""
+        """The dataset already cropped and flipped image and label together (docs/methods.md#nyuv2-transforms)."""
         return self.normalize(images01), labels
 
     def build_model(self, arch: str) -> torch.nn.Module:
-        if arch not in ARCHS:
-            raise BenchError(f"unknown architecture {arch!r} for task {self.name}. Valid: {', '.join(ARCHS)}")
-        return build(arch, self.num_classes)
+        return build(self.architecture(arch), self.num_classes)
 
     def build_pretrained(self, arch: str) -> torch.nn.Module:
         self.build_model(arch)  # an unknown arch is the usual error
@@ -203,7 +200,7 @@ class NYUv2(SegmentationTask):
 
     def teacher_recipe(self, arch: str) -> Recipe:
         # Chosen: DFAD-REPO trains its teacher with `train_teacher_seg.py --lr 0.05 --scheduler`
-        # (spec §8.3); batch 16 of 128x128 crops, 100 epochs (about 5,000 steps on 795 frames),
+        # (docs/methods.md#nyuv2-models); batch 16 of 128x128 crops, 100 epochs (about 5,000 steps on 795 frames),
         # step decay at 60/75/90%. Backbones start from scratch (pretrained_backbone=False).
         return Recipe(epochs=100, batch_size=16, lr=0.05, weight_decay=1e-4)
 
@@ -212,10 +209,12 @@ class NYUv2(SegmentationTask):
 
     def cell_notes(self, pair: str, family: str) -> list[str]:
         if family == "dfad":
-            return ["dfad on nyuv2: DFAD-REPO's NYUv2 script (spec §8.5); its tanh output is read as an image "
+            return ["dfad on nyuv2: DFAD-REPO's NYUv2 script (docs/methods.md#data-free-segmentation); "
+                    "its tanh output is read as an image "
                     "normalised with mean/std 0.5 and renormalised with the task's statistics"]
         if family in _DATA_FREE:
-            return [f"{family} on nyuv2: data-free segmentation follows the spec §8.5 proposal (no reference "
+            return [f"{family} on nyuv2: data-free segmentation follows the "
+                    f"docs/methods.md#data-free-segmentation proposal (no reference "
                     f"code); settings chosen"]
         return []
 

@@ -1,4 +1,4 @@
-"""Tiny NYUv2 datasets in the extracted on-disk layout (spec §8.1), for tests.
+"""Tiny NYUv2 datasets in the extracted on-disk layout (docs/methods.md#nyuv2-data-layout), for tests.
 
 ``write_nyuv2`` writes ``root/NYUv2/image/{train,test}/NNNNN.png`` (random RGB) and
 ``root/NYUv2/seg13/{train,test}/NNNNN.png`` (uint8 labels 0..12 with some 255 = ignore pixels).

@@ -1,4 +1,4 @@
-"""Differentiable, per-sample augmentations on device (spec §1.10).
+"""Differentiable, per-sample augmentations on device (docs/methods.md#synthesis-augmentations).
 
 Written by hand because torchvision's v2 transforms draw one set of parameters per call, while
 the reference (kornia, ``same_on_batch=False``) draws crop and flip parameters per sample.
@@ -44,7 +44,8 @@ def jitter_flip(x: Tensor, max_shift: int, hflip: bool) -> Tensor:
 
 def random_resized_crop(x: Tensor, scale: tuple[float, float] = (0.25, 1.0),
                         ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Tensor:
-    """Per-sample random resized crop back to the input size (CMI's local view, spec §1.10).
+    """Per-sample random resized crop back to the input size (CMI's local view,
+    docs/methods.md#synthesis-augmentations).
 
     Area fraction uniform in ``scale``, log aspect ratio uniform in ``ratio``; boxes that would
     not fit are clamped to the image (torchvision retries instead). Bilinear sampling with

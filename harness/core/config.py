@@ -1,4 +1,4 @@
-"""Typed, frozen run configuration and the layering of spec §12.
+"""Typed, frozen run configuration and the layering of docs/methods.md#decision-config-layering.
 
 Layers, later wins: method defaults -> task defaults -> the pair's paper values -> budget ->
 variant (``deepinv:g_steps=5``) -> ``--set``. Every resolved field remembers which layer set it,
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 from harness.core.errors import BenchError
 
-LAYERS = ("method default", "task", "pair", "budget", "variant", "--set")
+# The layers of a cell's config, applied in this order (later wins); each field records the
+# layer that set it (``bench config show``, the budget deviation note).
+LAYERS = (METHOD_DEFAULT, TASK, PAIR, BUDGET, VARIANT, SET) = ("method default", "task", "pair", "budget",
+                                                               "variant", "--set")
 BUDGETS = ("paper", "quick", "smoke")
 
 
@@ -32,7 +35,7 @@ def option(default: Any, *, min: float | None = None, max: float | None = None,
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """What every method shares: the student's optimisation and the outer loop (spec §1.2-1.4)."""
+    """What every method shares: the student's optimisation and the outer loop (docs/methods.md#common-loop)."""
 
     epochs: int = option(200, min=1, help="outer-loop epochs (one synthesis round each for pool methods)")
     warmup_frac: float = option(0.0, min=0, max=0.99, help="fraction of epochs that only synthesise (Fast: 20/220)")
@@ -69,7 +72,8 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Integer schedule derived from a config; scales with the budget (spec §12)."""
+    """Integer schedule derived from a config; scales with the budget
+    (docs/methods.md#decision-budgets-and-schedule-scaling)."""
 
     epochs: int
     warmup: int
@@ -141,7 +145,7 @@ def resolve(cfg_cls: type, layers: Iterable[tuple[str, dict[str, Any]]]) -> Reso
     """Apply layers in order; unknown fields are errors (callers drop ``--set`` fields a method lacks)."""
     known = fields_of(cfg_cls)
     values = {name: f.default for name, f in known.items()}
-    sources = {name: "method default" for name in known}
+    sources = {name: METHOD_DEFAULT for name in known}
     for layer, overrides in layers:
         for name, raw in overrides.items():
             if name not in known:

@@ -1,4 +1,5 @@
-"""Loss building blocks shared by the methods (spec §1.3 and §1.8), with exact definitions."""
+"""Loss building blocks shared by the methods (docs/methods.md#kd-loss and docs/methods.md#loss-building-blocks),
+with exact definitions."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, kind: str, T: float 
 
 
 def masked_adversarial(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
-    """Spec §1.8(d): ``-(1/N) sum_i 1[argmax agree] * KL(t_i || s_i)`` at T = 1, no stop-gradient."""
+    """docs/methods.md#masked-adversarial-loss: ``-(1/N) sum_i 1[argmax agree] * KL(t_i || s_i)`` at T = 1,
+    no stop-gradient."""
     log_t = F.log_softmax(teacher_logits, dim=1)
     log_s = F.log_softmax(student_logits, dim=1)
     divergence = (log_t.exp() * (log_t - log_s)).sum(dim=1)
@@ -35,7 +37,8 @@ def masked_adversarial(student_logits: Tensor, teacher_logits: Tensor) -> Tensor
 
 
 def jensen_shannon_adversarial(student_logits: Tensor, teacher_logits: Tensor, T: float = 3.0) -> Tensor:
-    """DeepInversion's competition term in the reference form (spec §3): ``-JS'`` with clamping."""
+    """DeepInversion's competition term in the reference form (docs/methods.md#deepinversion): ``-JS'`` with
+    clamping."""
     p = F.softmax(student_logits / T, dim=1)
     q = F.softmax(teacher_logits / T, dim=1)
     m = ((p + q) / 2).clamp(0.01, 0.99)
@@ -48,7 +51,7 @@ def jensen_shannon_adversarial(student_logits: Tensor, teacher_logits: Tensor, T
 
 
 def total_variation(x: Tensor) -> Tensor:
-    """Spec §1.8(i): horizontal, vertical and both diagonal differences, each averaged."""
+    """docs/methods.md#image-priors: horizontal, vertical and both diagonal differences, each averaged."""
     return ((x[:, :, :, :-1] - x[:, :, :, 1:]).abs().mean()
             + (x[:, :, :-1, :] - x[:, :, 1:, :]).abs().mean()
             + (x[:, :, 1:, :-1] - x[:, :, :-1, 1:]).abs().mean()
@@ -56,7 +59,7 @@ def total_variation(x: Tensor) -> Tensor:
 
 
 class BNStatistics:
-    """Forward hooks on every BatchNorm2d of a network (spec §1.8(a)/(b)).
+    """Forward hooks on every BatchNorm2d of a network (docs/methods.md#bn-statistics-loss, #momentum-bn-loss).
 
     Each hook reads the BN *input* and computes its per-channel batch mean and biased variance,
     only while ``capture()`` is active, so KD forwards of the same network cost nothing extra.
@@ -106,15 +109,16 @@ class BNStatistics:
 
     def loss(self) -> Tensor:
         """``sum_l ||v_l - var_l||_2 + ||m_l - mean_l||_2`` (with the momentum blend when enabled)."""
-        total = 0.0
+        total: Tensor | float = 0.0
         beta = self.momentum
         for layer, mean, var, i in self._captured():
+            assert layer.running_var is not None and layer.running_mean is not None  # hooked BNs track stats
             if beta > 0 and self.buffers is not None:
                 mean = (1 - beta) * mean + beta * self.buffers[i][0]
                 var = (1 - beta) * var + beta * self.buffers[i][1]
             total = total + torch.linalg.vector_norm(layer.running_var - var) \
                 + torch.linalg.vector_norm(layer.running_mean - mean)
-        return total
+        return torch.as_tensor(total)
 
     def snapshot(self) -> list[tuple[Tensor, Tensor]]:
         """Detached statistics of the last captured forward (kept for the momentum update)."""
@@ -150,8 +154,9 @@ def attention_map(features: Tensor) -> Tensor:
 
 def attention_transfer(student_maps: list[Tensor], teacher_maps: list[Tensor]) -> Tensor:
     """``sum_j mean((a(s_j) - a(t_j))^2)`` over matched stages, ZSKT's student-side term."""
-    return sum((attention_map(s) - attention_map(t)).pow(2).mean()
-               for s, t in zip(student_maps, teacher_maps, strict=True))
+    terms = [(attention_map(s) - attention_map(t)).pow(2).mean()
+             for s, t in zip(student_maps, teacher_maps, strict=True)]
+    return torch.stack(terms).sum()
 
 
 class StageOutputs:

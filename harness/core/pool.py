@@ -1,4 +1,4 @@
-"""In-memory data pool of synthesised images (spec §1.5), held as uint8 on the run's device.
+"""In-memory data pool of synthesised images (docs/methods.md#data-pool), held as uint8 on the run's device.
 
 Equivalent to the reference's PNG folder: the same truncating quantisation, no eviction, a new
 shuffled pass after every round, short final batches; without the disk round trip.

@@ -1,4 +1,4 @@
-"""Segmentation tasks: per-pixel labels with an ignore index, scored by mIoU (spec §8.4)."""
+"""Segmentation tasks: per-pixel labels with an ignore index, scored by mIoU (docs/methods.md#miou)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ class SynthesisRound:
 
     @property
     def count(self) -> int:
-        """Images this round synthesised (spec §12's data amount)."""
+        """Images this round synthesised (docs/methods.md#decision-data-amount's data amount)."""
         return self.images.shape[0] if self.images is not None else self.generated
 
 
@@ -45,30 +45,44 @@ class KDPenalty(Protocol):
     def loss(self) -> Tensor: ...
 
 
-class Synthesizer(ABC):
-    """A data-free synthesizer bound to one frozen teacher and one student.
-
-    Pool methods return each round's images and draw KD batches from the harness's pool;
-    generative methods (``generates_on_sample``) make every KD batch in ``sample``, whose time the
-    harness counts as synthesis time (spec §1.6).
-    """
+class Method:
+    """What every registered class declares, a data-free synthesizer or a real-data baseline
+    (``harness.core.job.Baseline``): read by the planner and the builder before anything is built."""
 
     name: ClassVar[str]
+    # The key of the task's per-method tables (budgets, method defaults, pair settings).
     family: ClassVar[str]
     supports: ClassVar[frozenset[str]] = frozenset({"classification"})
     Config: ClassVar[type]
     generates_on_sample: ClassVar[bool] = False
-    # The run's precision (the harness sets it): methods backpropagate and step through it.
-    precision: Precision = FP32
+    # Baselines that train from the labels alone set False: no teacher is loaded for them.
+    needs_teacher: ClassVar[bool] = True
+
+    @classmethod
+    def deviations(cls, config: Any, task: Task) -> list[str]:
+        """Where this configuration departs from the reference implementation (docs/methods.md#decisions)."""
+        return []
+
+
+class Synthesizer(Method, ABC):
+    """A data-free synthesizer bound to one frozen teacher and one student.
+
+    Pool methods return each round's images and draw KD batches from the harness's pool;
+    generative methods (``generates_on_sample``) make every KD batch in ``sample``, whose time the
+    harness counts as synthesis time (docs/methods.md#synthesis-time).
+    """
+
+    # Methods backpropagate and step through the run's precision (given at construction).
+    precision: Precision
     # Added to the student's loss in every KD step when set (most methods distil with KD alone).
     kd_penalty: KDPenalty | None = None
 
     def __init__(self, teacher: nn.Module, student: nn.Module, task: Task, config: Any,
-                 device: torch.device, pool: ImagePool | None = None) -> None:
+                 device: torch.device, pool: ImagePool | None = None, precision: Precision = FP32) -> None:
         if student is teacher:
             raise ValueError("the student must not be the teacher (REF-FAST's generative-baseline bug)")
         self.teacher, self.student, self.task = teacher, student, task
-        self.config, self.device, self.pool = config, device, pool
+        self.config, self.device, self.pool, self.precision = config, device, pool, precision
 
     @abstractmethod
     def synthesize(self, round_idx: int) -> SynthesisRound:
@@ -88,20 +102,11 @@ class Synthesizer(ABC):
     def load_state_dict(self, state: dict) -> None:
         pass
 
-    def images_per_round(self) -> int:
-        return self.config.synthesis_batch_size
-
-    @classmethod
-    def deviations(cls, config: Any, task: Task) -> list[str]:
-        """Where this configuration departs from the reference implementation (spec §12)."""
-        return []
-
-
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method: its class plus preset fields (timm-style variants, e.g. fast5)."""
 
-    cls: type
+    cls: type[Method]
     preset: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -111,7 +116,8 @@ class MethodSpec:
 
 
 def require_no_class_targets(config: Any, task: Task) -> None:
-    """Segmentation has no per-image class targets: a one-hot weight must be 0 there (spec §8.5)."""
+    """Segmentation has no per-image class targets: a one-hot weight must be 0 there
+    (docs/methods.md#data-free-segmentation)."""
     from harness.core.errors import BenchError
     if task.kind == "segmentation" and getattr(config, "oh", 0) > 0:
         raise BenchError(f"oh={config.oh} is not possible on {task.name}: segmentation has no class targets "
@@ -121,7 +127,8 @@ def require_no_class_targets(config: Any, task: Task) -> None:
 class frozen:
     """Context: parameters of ``modules`` get no gradients; eval mode; restored on exit.
 
-    Synthesis needs gradients only for what it optimises (spec §2.3 and pitfall 20): the
+    Synthesis needs gradients only for what it optimises (docs/methods.md#fast-implementation-notes and
+    docs/methods.md#pitfall-frozen-networks): the
     reference's weight gradients on the frozen networks are about a third of a step's FLOPs.
     """
 
@@ -145,7 +152,7 @@ class BestIterate:
     """Keeps the images of the lowest-loss iterate without a host synchronisation.
 
     The comparison and the selection stay on the device (``torch.where``), so an inner loop never
-    waits for ``loss.item()``. The first offered iterate is always kept (spec §2.1 step 5).
+    waits for ``loss.item()``. The first offered iterate is always kept (docs/methods.md#fast-meta-best-iterate).
     """
 
     def __init__(self) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -11,13 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from harness.core import augment
+from harness.core import augment, paths
 from harness.core.errors import BenchError, unknown
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """SGD with momentum and step decay x0.1 at 60/75/90% of training (spec §7.5: 120/150/180 of 200)."""
+    """SGD with momentum and step decay x0.1 at 60/75/90% of training
+    (docs/methods.md#teacher-training: 120/150/180 of 200)."""
 
     epochs: int = 200
     batch_size: int = 256
@@ -52,9 +56,28 @@ class Task(ABC):
     # supports needs an entry in every budget (``paper`` entries are usually empty).
     budgets: ClassVar[dict[str, dict[str, dict[str, Any]]]]
 
+    # arch -> builder(num_classes, in_channels); ``build_model`` checks the name against it.
+    architectures: ClassVar[Mapping[str, Callable[..., nn.Module]]]
+
     def __init__(self, data_root: str | None = None, download: bool = False) -> None:
         self.data_root, self.download = data_root, download
         self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    @cached_property
+    def root(self) -> Path:
+        """This task's dataset root: ``--data-root``, else ``$DFKD_DATA``, else the user cache."""
+        return paths.data_root(self.data_root)
+
+    # -- models -----------------------------------------------------------------------------
+    def architecture(self, arch: str) -> str:
+        """``arch`` if the task has it, else the one-line error with a suggestion."""
+        if arch not in self.architectures:
+            raise BenchError(unknown(f"architecture for task {self.name}", arch, list(self.architectures)))
+        return arch
+
+    def build_model(self, arch: str) -> nn.Module:
+        """A freshly initialised ``arch`` for this task's classes and channels."""
+        return self.architectures[self.architecture(arch)](self.num_classes, self.image_shape[0])
 
     # -- data -----------------------------------------------------------------------------
     @abstractmethod
@@ -62,9 +85,6 @@ class Task(ABC):
 
     @abstractmethod
     def test_set(self) -> Dataset: ...
-
-    @abstractmethod
-    def build_model(self, arch: str) -> nn.Module: ...
 
     def build_pretrained(self, arch: str) -> nn.Module:
         """``arch`` with an ImageNet-pretrained backbone, for teacher training (NYUv2's DeepLabs)."""
@@ -88,7 +108,7 @@ class Task(ABC):
         """How ``bench teacher train`` trains ``arch`` on this task ."""
         return Recipe()
 
-    # -- layered settings (spec §12) --------------------------------------------------------
+    # -- layered settings (docs/methods.md#decision-config-layering) ---------------------------
     def method_defaults(self, family: str) -> dict[str, Any]:
         """Task-level defaults for a method family (e.g. generator size)."""
         return {}

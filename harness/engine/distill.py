@@ -1,4 +1,4 @@
-"""The distillation loop (spec §1.2-1.4): synthesis rounds, warmup, KD steps, evaluation.
+"""The distillation loop (docs/methods.md#common-loop): synthesis rounds, warmup, KD steps, evaluation.
 
 The harness, not the method, adds each round's images to the pool, outside the synthesis
 stopwatch. Generative methods make every KD batch in ``sample()``, which is timed as synthesis.
@@ -9,19 +9,19 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from harness.core import interrupt
 from harness.core.errors import NonFinite
+from harness.core.job import EpochReport, Progress
 from harness.core.losses import kd_loss
 from harness.core.pool import ImagePool
 from harness.core.precision import FP32, Precision
 from harness.core.synthesizer import SynthesisRound, Synthesizer
 from harness.core.task import Task
-from harness.engine.timing import EVALUATION, SYNTHESIS, TRAINING, Stopwatch
+from harness.core.timing import EVALUATION, SYNTHESIS, TRAINING, Stopwatch
 
 
 def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
@@ -46,25 +46,6 @@ def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
         raise NonFinite(f"the synthesised images {where} are all one value (a diverged or saturated synthesis)")
 
 
-@dataclass
-class EpochReport:
-    epoch: int
-    metrics: dict[str, float]
-    round: SynthesisRound | None
-    images: torch.Tensor | None  # the epoch's last synthesised [0, 1] batch, for sample grids
-
-
-@dataclass
-class Progress:
-    """Everything that must survive an interruption, apart from the modules' own states."""
-
-    epoch: int = 0
-    best: float = -math.inf
-    images_synthesized: int = 0
-    rounds: int = 0
-    history: list[float] = field(default_factory=list)
-
-
 class Distiller:
     """Drives one run's epochs; the runner owns tracking, checkpoint files and progress display."""
 
@@ -73,11 +54,14 @@ class Distiller:
                  precision: Precision = FP32) -> None:
         self.synthesizer, self.teacher, self.student, self.task = synthesizer, teacher, student, task
         self.config, self.device, self.pool, self.stopwatch = config, device, pool, stopwatch
-        self.precision = synthesizer.precision = precision
+        if synthesizer.precision is not precision:
+            raise ValueError("the synthesizer must be built with the run's precision (build_synthesizer)")
+        self.precision = precision
         self.schedule = config.schedule()
         self.optimizer = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
-        # Over the budget's KD epochs, stepped only on KD epochs (REF-FAST, scaled per §12).
+        # Over the budget's KD epochs, stepped only on KD epochs (REF-FAST, scaled per
+        # docs/methods.md#decision-budgets-and-schedule-scaling).
         self.scheduler = config.lr_scheduler(self.optimizer)
         self.progress = Progress()
 
@@ -126,6 +110,7 @@ class Distiller:
             self.progress.rounds += 1
             self.progress.images_synthesized += result.count
             if result.images is not None:
+                assert self.pool is not None, "a method that returns images needs a pool"
                 self.pool.add(result.images)
                 if on_round is not None:
                     on_round(round_idx, result.images)
@@ -139,7 +124,8 @@ class Distiller:
                                                                      self.config.eval_batch_size).items()}
         if kd_losses:
             metrics["train/kd_loss"] = float(torch.stack(kd_losses).mean())
-        metrics["synth/loss"] = float(result.losses["loss"]) if "loss" in result.losses else None
+        if "loss" in result.losses:
+            metrics["synth/loss"] = float(result.losses["loss"])
         metrics["time/synthesis_s_cum"] = sw[SYNTHESIS]
         metrics["train/lr"] = lr
         checked = ("train/kd_loss", f"eval/{self.task.metric}")
@@ -153,12 +139,10 @@ class Distiller:
         return EpochReport(epoch, metrics, result, result.images)
 
     def state_dict(self) -> dict:
-        p = self.progress
         return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "synthesizer": self.synthesizer.state_dict(),
                 "stopwatch": self.stopwatch.state_dict(), "loss_scale": self.precision.state_dict(),
-                "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": p.images_synthesized,
-                             "rounds": p.rounds, "history": list(p.history)}}
+                "progress": self.progress.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.student.load_state_dict(state["student"])
@@ -167,4 +151,4 @@ class Distiller:
         self.synthesizer.load_state_dict(state["synthesizer"])
         self.stopwatch.totals.update(state["stopwatch"])
         self.precision.load_state_dict(state["loss_scale"])
-        self.progress = Progress(**state["progress"])
+        self.progress = Progress.from_state(state["progress"])

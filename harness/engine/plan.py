@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from harness.core import config
 from harness.core.config import (
     BUDGETS,
     Resolved,
@@ -103,16 +104,17 @@ def make_task(name: str, data_root: str | None = None, download: bool = False) -
 
 def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: dict[str, Any],
                  sets: dict[str, Any]) -> Resolved:
-    """The layering of spec §12: method -> task -> pair -> budget -> variant -> --set."""
+    """The layering of docs/methods.md#decision-config-layering:
+    method -> task -> pair -> budget -> variant -> --set."""
     family = spec.family
     known = fields_of(spec.cls.Config)
     return resolve(spec.cls.Config, [
-        ("method default", spec.preset),
-        ("task", task.method_defaults(family)),
-        ("pair", task.pair_settings(pair, family)),
-        ("budget", task.budget(budget, family)),
-        ("variant", variant),
-        ("--set", {k: v for k, v in sets.items() if k in known}),
+        (config.METHOD_DEFAULT, spec.preset),
+        (config.TASK, task.method_defaults(family)),
+        (config.PAIR, task.pair_settings(pair, family)),
+        (config.BUDGET, task.budget(budget, family)),
+        (config.VARIANT, variant),
+        (config.SET, {k: v for k, v in sets.items() if k in known}),
     ])
 
 
@@ -132,13 +134,14 @@ def budget_note(budget: str, resolved: Resolved, paper: Resolved) -> str | None:
     """What a budget changes against the paper settings, field by field (true by construction)."""
     changed = [f"{name} {getattr(resolved.config, name)} (paper {getattr(paper.config, name)})"
                for name, source in resolved.sources.items()
-               if source == "budget" and getattr(resolved.config, name) != getattr(paper.config, name)]
-    return f"budget {budget}: {', '.join(changed)}; schedules scaled (§12)" if changed else None
+               if source == config.BUDGET and getattr(resolved.config, name) != getattr(paper.config, name)]
+    return (f"budget {budget}: {', '.join(changed)}; schedules scaled "
+            "(docs/methods.md#decision-budgets-and-schedule-scaling)" if changed else None)
 
 
 def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: Resolved,
                paper: Resolved) -> tuple[str, ...]:
-    """Every departure from the reference for this cell (spec §12), for ``dfkd.deviations``."""
+    """Every departure from the reference for this cell (docs/methods.md#decisions), for ``dfkd.deviations``."""
     notes = [*task.notes, *task.cell_notes(pair, spec.family), *spec.notes,
              *spec.cls.deviations(resolved.config, task)]
     notes += filter(None, [budget_note(budget, resolved, paper)])

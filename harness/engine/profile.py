@@ -3,7 +3,8 @@
 Needs no dataset and no trained teacher: teacher and student are randomly initialised (the cost
 of a step does not depend on the weights). Per-iteration timings of the many-step methods
 (DeepInv, CMI) are extrapolated to their full rounds; the projected paper-budget hours use the
-``paper`` budget's rounds and batch sizes, as the run record does (spec §12).
+``paper`` budget's rounds and batch sizes, as the run record does
+(docs/methods.md#decision-budgets-and-schedule-scaling).
 
 Each operation's FLOPs are counted once with ``torch.utils.flop_counter`` (convolutions and
 matmuls, forward and backward) and divided by its time; the fraction is of the device's own
@@ -20,12 +21,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from harness.core.devices import peak_memory_mb
-from harness.core.pool import ImagePool
 from harness.core.precision import Precision, configure_backends, prepare
+from harness.core.timing import Stopwatch
+from harness.engine.build import build_synthesizer, seed_everything
 from harness.engine.distill import Distiller
 from harness.engine.plan import lookup_method, make_task, plan_runs
-from harness.engine.runner import seed_everything
-from harness.engine.timing import Stopwatch
 
 DEFAULT_METHODS = "fast5,deepinv,cmi,dafl"
 TIMED_ITERATIONS = 3  # inner iterations timed for methods whose rounds take thousands of steps
@@ -122,9 +122,7 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
         rounds = schedule.epochs * schedule.rounds_per_epoch
         many_steps = getattr(paper, "g_steps", 1) > 50
         config = dataclasses.replace(paper, g_steps=TIMED_ITERATIONS) if many_steps else paper
-        pool = None if method.cls.generates_on_sample else ImagePool(device)
-        synth = method.cls(teacher, student, task, config, device, pool)
-        synth.precision = amp
+        synth = build_synthesizer(method, teacher, student, task, config, device, amp)
         round_idx = schedule.warmup  # past warmup: every loss term is on, as in most rounds
 
         def synthesize(synth=synth, round_idx=round_idx) -> None:
@@ -148,7 +146,7 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
 
     kd_batch = specs[0].config.batch_size
     images = task.normalize(torch.rand(kd_batch, *task.image_shape, device=device))
-    distiller = Distiller(synth, teacher, student, task, specs[0].config, device, pool, Stopwatch(device), amp)
+    distiller = Distiller(synth, teacher, student, task, specs[0].config, device, synth.pool, Stopwatch(device), amp)
     figures.append(measure("-", "KD step", lambda: distiller.kd_step(images), kd_batch, repeats=3))
     eval_batch = specs[0].config.eval_batch_size if not batch_size else max(batch_size, 1)
     eval_images = task.normalize(torch.rand(eval_batch, *task.image_shape, device=device))

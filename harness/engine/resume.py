@@ -9,6 +9,7 @@ not load (truncated on disk) is skipped for the previous complete one.
 from __future__ import annotations
 
 import random
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def non_finite(state: Any, path: str = "") -> list[str]:
 def rng_state() -> dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {"python": random.getstate(), "torch": torch.get_rng_state(),
-             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
                        "has_gauss": int(has_gauss), "gauss": float(gauss)}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -90,28 +91,36 @@ class CheckpointDir:
             pool.add_quantized(safe_load(self.root / "pool" / f"round_{round_idx:06d}.pt"))
 
 
-def choose(runs, force: bool, now: float | None = None) -> tuple[str, str | None]:
-    """For one cell's earlier runs (a frame from ``Tracker.runs``): ("skip"|"resume"|"new", run_id).
+class Action(Enum):
+    """What to do with a cell, given its earlier runs."""
+
+    SKIP = "skip"  # it has a FINISHED run
+    RESUME = "resume"  # continue that run from its last checkpoint
+    NEW = "new"  # start a new run
+
+
+def choose(runs, force: bool, now: float | None = None) -> tuple[Action, str | None]:
+    """For one cell's earlier runs (a frame from ``Tracker.runs``): the action and the run it applies to.
 
     FINISHED -> skip; KILLED and resumable -> resume; RUNNING -> resume only with ``force`` and
     only once its owner is provably gone (:mod:`harness.engine.ownership`); FAILED or nothing -> a new run.
     """
     if runs.empty:
-        return "new", None
+        return Action.NEW, None
     runs = runs.sort_values("start_time", ascending=False)
     if (runs["status"] == "FINISHED").any():
-        return "skip", runs[runs["status"] == "FINISHED"]["run_id"].iloc[0]
+        return Action.SKIP, runs[runs["status"] == "FINISHED"]["run_id"].iloc[0]
     for _, run in runs.iterrows():
         resumable = str(run.get("tags.dfkd.resumable", "false")) == "true"
         if run["status"] == "KILLED" and resumable:
-            return "resume", run["run_id"]
+            return Action.RESUME, run["run_id"]
         if run["status"] == "RUNNING":
             refusal = takeover_refusal(str(run.get(f"tags.{OWNER_TAG}") or ""),
                                        float(run.get(f"tags.{HEARTBEAT_TAG}") or 0), now)
             if force and refusal is None:
-                return "resume", run["run_id"]
+                return Action.RESUME, run["run_id"]
             if force:
                 raise BenchError(f"run {run['run_id']} of this cell is RUNNING and not taken over: {refusal}")
             raise BenchError(f"run {run['run_id']} of this cell is RUNNING; if its process is gone, take it over "
                              f"with --resume --force")
-    return "new", None
+    return Action.NEW, None

@@ -3,48 +3,33 @@
 from __future__ import annotations
 
 import platform
-import random
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
 import harness
-from harness.core import interrupt
+from harness.core import config, interrupt
 from harness.core.config import flatten
 from harness.core.devices import peak_memory_mb, resolve_device
-from harness.core.pool import ImagePool
-from harness.core.precision import Precision, configure_backends, prepare
-from harness.core.synthesizer import Synthesizer
 from harness.core.task import Task
-from harness.engine import teachers
+from harness.core.timing import SYNTHESIS, TRAINING, Stopwatch
+from harness.engine.build import Built, build
 from harness.engine.checkpoint import atomic_save
-from harness.engine.distill import Distiller
 from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
 from harness.engine.plan import (
     RunSpec,
     lookup_method,
-    make_task,
     planned_images,
     resolve_cell,
 )
 from harness.engine.resume import CheckpointDir, set_rng_state
-from harness.engine.timing import SYNTHESIS, TRAINING, Stopwatch
 from harness.record import provenance
 from harness.record.tracking import Tracker
 
 PAPER_BUDGET = "paper"
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
@@ -54,55 +39,11 @@ def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
 
 
 def paper_images(spec: RunSpec, task) -> int:
-    """Images a ``paper``-budget run of this cell synthesises (for the projected hours, §12)."""
+    """Images a ``paper``-budget run of this cell synthesises (for the projected hours,
+    docs/methods.md#decision-budgets-and-schedule-scaling)."""
     _, method, _ = lookup_method(spec.method)
-    variant_fields = {k: v for k, v in spec.resolved.overridden().items() if spec.resolved.sources[k] == "variant"}
+    variant_fields = {k: v for k, v in spec.resolved.overridden().items() if spec.resolved.sources[k] == config.VARIANT}
     return planned_images(method, resolve_cell(task, method, spec.pair, PAPER_BUDGET, variant_fields, {}).config)
-
-
-@dataclass
-class Built:
-    """Everything one cell needs, constructed but not yet run.
-
-    ``job`` drives the epochs: a ``Distiller`` for data-free methods, a baseline's own job
-    otherwise; both expose ``run_epoch()``, ``progress``, ``stopwatch`` and ``state_dict()``.
-    """
-
-    task: Task
-    teacher: nn.Module | None
-    teacher_info: teachers.TeacherInfo | None
-    student: nn.Module
-    job: Any
-    synthesizer: Synthesizer | None = None
-
-    @property
-    def distiller(self) -> Distiller:
-        return self.job
-
-
-def build(spec: RunSpec, device: torch.device) -> Built:
-    """Seed, load the teacher, and construct student, synthesizer, pool and loop."""
-    seed_everything(spec.seed)
-    task = make_task(spec.task, spec.data_root, spec.download)
-    task.test_set()  # a missing dataset is an error now, before any run exists in the store
-    _, method, _ = lookup_method(spec.method)
-    teacher = info = None
-    if getattr(method.cls, "needs_teacher", True):
-        teacher, info = teachers.load(task, spec.teacher, device)
-    student = task.build_model(spec.student).to(device)
-    configure_backends(device)
-    for model in (teacher, student):
-        if model is not None:
-            prepare(model, device, spec.compile)
-    precision = Precision(spec.precision, device)
-    if spec.is_baseline:
-        job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
-        return Built(task, teacher, info, student, job)
-    pool = None if method.cls.generates_on_sample else ImagePool(device)
-    synthesizer = method.cls(teacher, student, task, spec.config, device, pool)
-    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, pool, Stopwatch(device),
-                          precision)
-    return Built(task, teacher, info, student, distiller, synthesizer)
 
 
 def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict, dict]:

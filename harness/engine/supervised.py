@@ -7,17 +7,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.core import interrupt
+from harness.core.job import EpochReport, Progress
 from harness.core.losses import kd_loss
 from harness.core.precision import FP32, Precision
 from harness.core.task import Recipe, Task
-from harness.engine.distill import EpochReport, Progress
-from harness.engine.timing import EVALUATION, TRAINING, Stopwatch
+from harness.core.timing import EVALUATION, TRAINING, Stopwatch
 
 
 class SupervisedTrainer:
     """Epoch-by-epoch training with cross-entropy, or vanilla KD when a teacher is given.
 
-    With a teacher the loss is ``alpha * KL_T + beta * CE`` (spec §7.6). Training time is the
+    With a teacher the loss is ``alpha * KL_T + beta * CE`` (docs/methods.md#kd-baseline). Training time is the
     stopwatch's ``kd`` phase; ``best_state`` holds the weights of the best test epoch.
     """
 
@@ -75,13 +75,11 @@ class SupervisedTrainer:
         return EpochReport(epoch, report, None, None)
 
     def state_dict(self) -> dict:
-        p = self.progress
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "stopwatch": self.stopwatch.state_dict(),
                 "loss_scale": self.precision.state_dict(), "best_state": self.best_state,
                 "best_metrics": self.best_metrics,
-                "progress": {"epoch": p.epoch, "best": p.best, "images_synthesized": 0, "rounds": 0,
-                             "history": list(p.history)}}
+                "progress": self.progress.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -90,7 +88,7 @@ class SupervisedTrainer:
         self.stopwatch.totals.update(state["stopwatch"])
         self.precision.load_state_dict(state["loss_scale"])
         self.best_state, self.best_metrics = state["best_state"], state["best_metrics"]
-        self.progress = Progress(**state["progress"])
+        self.progress = Progress.from_state(state["progress"])
 
 
 def fit(model: nn.Module, task: Task, device: torch.device, recipe: Recipe, on_epoch=None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,18 +19,11 @@ import torch
 from torch import nn
 
 from harness.core.errors import BenchError
+from harness.core.paths import home
 from harness.core.task import Recipe, Task
 from harness.engine.checkpoint import atomic_save, safe_load
 from harness.engine.supervised import fit
 from harness.record.provenance import git_state
-
-
-def home() -> Path:
-    root = os.environ.get("DFKD_HOME")
-    if root:
-        return Path(root).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "dfkd-bench"
 
 
 def default_path(task: Task, arch: str) -> Path:

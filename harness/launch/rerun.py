@@ -49,14 +49,16 @@ def spec_from_record(tags: dict[str, str], params: dict[str, str], run_id: str, 
     missing = [k for k in ("dfkd.variant", "dfkd.task", "dfkd.pair", "dfkd.seed", "dfkd.budget") if k not in tags]
     if missing:
         raise BenchError(f"run {run_id} is not a dfkd-bench cell (missing tags: {', '.join(missing)})")
-    plan = dict(methods=tags["dfkd.variant"], task_name=tags["dfkd.task"], pairs=tags["dfkd.pair"],
-                seeds=tags["dfkd.seed"], budget=tags["dfkd.budget"], data_root=data_root, download=download,
-                precision=tags.get("dfkd.precision", "fp32"), compile=tags.get("dfkd.compile") == "true")
-    spec = plan_runs(**plan)[0]
+    def plan(sets: tuple[str, ...] = ()) -> RunSpec:
+        return plan_runs(tags["dfkd.variant"], tags["dfkd.task"], tags["dfkd.pair"], tags["dfkd.seed"],
+                         tags["dfkd.budget"], sets, data_root, download, tags.get("dfkd.precision", "fp32"),
+                         tags.get("dfkd.compile") == "true")[0]
+
+    spec = plan()
     recorded = {k: params[k] for k in flatten(spec.config) if k in params}
     changed = tuple(f"{k}={v}" for k, v in recorded.items() if str(getattr(spec.config, k)) != v)
     if changed or sets:
-        spec = plan_runs(**plan, sets=changed + tuple(sets))[0]
+        spec = plan(changed + tuple(sets))
     recorded_sha = tags.get("dfkd.teacher_sha256")
     if recorded_sha:
         path = teachers.locate(make_task(spec.task, data_root), spec.teacher)

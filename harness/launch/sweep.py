@@ -97,7 +97,7 @@ class Report:
     failed: list[tuple[Cell, Outcome]]
 
 
-class Progress:
+class CellProgress:
     """One line per change of a cell, with the counts of cells done, running, failed and skipped."""
 
     def __init__(self) -> None:
@@ -119,10 +119,9 @@ class Progress:
             self(cell.label, "failed", f"exit {outcome.returncode}: {outcome.last_line}")
 
 
-def require(launcher: str) -> ModuleType | None:
-    """The launcher's engine; a one-line error naming the install command when its extra is missing."""
-    if launcher not in EXTRAS:
-        return None
+def require(launcher: str) -> ModuleType:
+    """The engine of a launcher with an extra (slurm, ray); a one-line error naming the install
+    command when the extra is missing."""
     module, name = EXTRAS[launcher]
     try:
         return importlib.import_module(module)
@@ -136,7 +135,8 @@ def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str 
     from harness.core.devices import resolve_device
     from harness.engine.plan import plan_runs, split_list
 
-    require(launch.launcher)
+    if launch.launcher in EXTRAS:
+        require(launch.launcher)
     if launch.device not in DEVICES:
         raise BenchError(f"invalid device {launch.device!r} for a sweep. Valid: {', '.join(DEVICES)} "
                          f"(each cell gets its own GPU)")
@@ -174,14 +174,14 @@ def run(specs: list[RunSpec], tracker: Tracker, launch: Launch, sets: tuple[str,
     """Create the experiments, skip FINISHED cells (in the store, or ``finished``: grid key -> run id
     of an earlier machine's part of the grid) and RUNNING ones (another process has them), launch
     the rest and wait for them."""
-    from harness.engine.resume import choose
+    from harness.engine.resume import Action, choose
 
     for task in dict.fromkeys(spec.task for spec in specs):
         tracker.experiment_id(task)
     if launch.launcher != "local" and tracker.is_local:
         click.echo(f"note: cells log to {tracker.uri}; cells on other machines need a tracking server "
                    f"(bench serve --backend-store-uri postgresql://..., then --tracking-uri http://...)", err=True)
-    progress, cells = Progress(), []
+    progress, cells = CellProgress(), []
     for spec in specs:
         label = f"{spec.task} {spec.run_name}"
         if finished and spec.grid_key in finished:
@@ -192,10 +192,10 @@ def run(specs: list[RunSpec], tracker: Tracker, launch: Launch, sets: tuple[str,
         except BenchError as busy:
             progress(label, "skipped", str(busy))
             continue
-        if action == "skip":
+        if action is Action.SKIP:
             progress(label, "skipped", f"FINISHED run {run_id}")
             continue
-        cells.append(make_cell(spec, tracker, action == "resume", force, launch.device, sets, data_root))
+        cells.append(make_cell(spec, tracker, action is Action.RESUME, force, launch.device, sets, data_root))
     click.echo(f"sweep: {len(specs)} cells, {len(cells)} to launch ({sum(c.resume for c in cells)} to resume) "
                f"with the {launch.launcher} launcher")
     outcomes = LAUNCHERS[launch.launcher](cells, progress, launch) if cells else []
@@ -233,7 +233,7 @@ def run_cell(cell: Cell, resume: bool, extra_env: dict[str, str] | None = None) 
 def stored_resume(cell: Cell) -> bool:
     """Whether `bench run --resume` applies: the store has a run of this cell to continue (or a
     finished one, which --resume skips); without one, --resume is an error."""
-    from harness.engine.resume import choose
+    from harness.engine.resume import Action, choose
     from harness.record.tracking import Tracker
 
     try:
@@ -241,7 +241,7 @@ def stored_resume(cell: Cell) -> bool:
                            cell.force)
     except BenchError:  # still RUNNING: `bench run --resume` explains what to do
         return True
-    return action != "new"
+    return action is not Action.NEW
 
 
 # -- launchers ----------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def local_slots(device: str, jobs: int | None) -> list[dict[str, str]]:
     return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **shared}] * jobs
 
 
-def launch_local(cells: list[Cell], progress: Progress, launch: Launch) -> list[tuple[Cell, Outcome]]:
+def launch_local(cells: list[Cell], progress: CellProgress, launch: Launch) -> list[tuple[Cell, Outcome]]:
     slots: queue.SimpleQueue = queue.SimpleQueue()
     environments = local_slots(launch.device, min(launch.jobs, len(cells)) if launch.jobs else None)
     for slot in environments:
@@ -311,7 +311,7 @@ class SlurmCell:
         return DelayedSubmission(SlurmCell(self.cell), stored_resume(self.cell))
 
 
-def launch_slurm(cells: list[Cell], progress: Progress, launch: Launch) -> list[tuple[Cell, Outcome]]:
+def launch_slurm(cells: list[Cell], progress: CellProgress, launch: Launch) -> list[tuple[Cell, Outcome]]:
     submitit = require("slurm")
     executor = submitit.AutoExecutor(folder=Path(cells[0].results_dir) / "submitit",
                                      cluster=launch.slurm_cluster or "slurm")
@@ -334,7 +334,7 @@ def launch_slurm(cells: list[Cell], progress: Progress, launch: Launch) -> list[
     return [(cell, outcomes[cell]) for cell in cells]
 
 
-def launch_ray(cells: list[Cell], progress: Progress, launch: Launch) -> list[tuple[Cell, Outcome]]:
+def launch_ray(cells: list[Cell], progress: CellProgress, launch: Launch) -> list[tuple[Cell, Outcome]]:
     ray = require("ray")
     ray.init(address=launch.ray_address, num_cpus=None if launch.ray_address else launch.jobs,
              include_dashboard=False, log_to_driver=False)
@@ -361,5 +361,5 @@ def launch_ray(cells: list[Cell], progress: Progress, launch: Launch) -> list[tu
         ray.shutdown()
 
 
-LAUNCHERS: dict[str, Callable[[list[Cell], Progress, Launch], list[tuple[Cell, Outcome]]]] = {
+LAUNCHERS: dict[str, Callable[[list[Cell], CellProgress, Launch], list[tuple[Cell, Outcome]]]] = {
     "local": launch_local, "slurm": launch_slurm, "ray": launch_ray}

@@ -5,12 +5,13 @@ The paper's layout: rows are the teacher, then the real-data baselines (``scratc
 follow it); columns are teacher/student pairs; a cell is the metric's mean ± sample std (ddof 1)
 over seeds with the seed count, then, for data-free rows, the mean time in brackets. The
 speed-up column is the paper's: the mean over pairs of DeepInv's projected paper-budget synthesis
-hours divided by the variant's (spec §1.6 and §12), so it means the same at every budget. The
+hours divided by the variant's (docs/methods.md#synthesis-time and
+docs/methods.md#decision-budgets-and-schedule-scaling), so it means the same at every budget. The
 data-amount column is the mean number of synthesised images. Cells whose runs depart from the
 reference (``dfkd.deviations`` other than ``none``) carry a numbered footnote marker; the best
 data-free cell of each column is bold, the direction taken from ``METRIC_DIRECTIONS``.
 
-Units (spec §12): the store and the numeric outputs (``cells``, json) hold fractions; the tables
+Units (docs/methods.md#decision-units): the store and the numeric outputs (``cells``, json) hold fractions; the tables
 show accuracy in percent with one decimal and mIoU as a fraction with three decimals.
 """
 
@@ -301,7 +302,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
 
     ``budget`` keeps only runs of that budget; ``which`` picks the ``best/<m>`` or ``final/<m>``
     metric; ``time`` shows ``time/synthesis_s`` or ``time/total_s``; ``vs_paper`` adds the
-    published number of each cell (spec §9) for ``task`` (default: the runs' ``dfkd.task``).
+    published number of each cell (docs/methods.md#published-numbers) for ``task`` (default: the runs' ``dfkd.task``).
     When the runs hold several budgets, each row is one (variant, budget), labelled ``@budget``.
     """
     _check(which, time)

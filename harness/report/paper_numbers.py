@@ -1,4 +1,4 @@
-"""Published numbers the leaderboard's ``--vs-paper`` mode compares against (spec §9).
+"""Published numbers the leaderboard's ``--vs-paper`` mode compares against (docs/methods.md#published-numbers).
 
 The data lives in the packaged ``harness/report/paper_numbers.csv``, one row per published cell:
 
@@ -8,8 +8,8 @@ The data lives in the packaged ``harness/report/paper_numbers.csv``, one row per
 * ``pair``: ``<teacher>-<student>`` as in the run's ``dfkd.pair`` tag;
 * ``metric`` and ``value``: the store's metric name and unit (fractions: 93.63 % is 0.9363);
 * ``hours``: published synthesis hours, empty where none were given;
-* ``source``: where the number comes from (with the spec section);
-* ``verified``: false for numbers the spec calls unverified or a copy error;
+* ``source``: where the number comes from (with the docs/methods.md section);
+* ``verified``: false for numbers docs/methods.md#published-numbers marks unverified or a copy error;
 * ``primary``: false for alternative values of the same cell from another source (REF-CMI);
 * ``note``: what the row is, and any caveat.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from harness.core.errors import BenchError
 from harness.report import leaderboard as lb
 from harness.report import rows as table_rows
 
+FRONT_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")  # one per pair
 POINT_COLUMNS = ["label", "variant", "pair", "budget", "x_mean", "x_std", "y_mean", "y_std", "n", "on_front"]
 
 
@@ -115,7 +117,7 @@ def plot(runs: pd.DataFrame, task: str, output_base: Path, budget: str | None = 
         front = points[(points["pair"] == pair) & points["on_front"]].sort_values("x_mean")
         if len(front):
             axes.step(front["x_mean"], front["y_mean"] * scale, where="post", color="0.3",
-                      linestyle=["-", "--", ":", "-."][k % 4], linewidth=1, zorder=0)
+                      linestyle=FRONT_STYLES[k % len(FRONT_STYLES)], linewidth=1, zorder=0)
     lines: dict[tuple[str, float], list[str]] = {}  # one line per (baseline, value), naming its pairs
     for _, r in references[references["y_mean"].notna()].iterrows():
         lines.setdefault((r["label"], round(r["y_mean"] * scale, 6)), []).append(table_rows.pair_label(r["pair"], task))
@@ -129,7 +131,8 @@ def plot(runs: pd.DataFrame, task: str, output_base: Path, budget: str | None = 
     axes.set_title(f"{task}: {metric} vs synthesis time (front: best {metric} within a time)")
     axes.grid(True, which="both", alpha=0.3)
     handles = [Line2D([], [], color=colors[i], marker="o", linestyle="", label=label) for i, label in enumerate(labels)]
-    handles += [Line2D([], [], color="0.3", marker=shapes[k % len(shapes)], linestyle=["-", "--", ":", "-."][k % 4],
+    handles += [Line2D([], [], color="0.3", marker=shapes[k % len(shapes)],
+                       linestyle=FRONT_STYLES[k % len(FRONT_STYLES)],
                        label=f"{table_rows.pair_label(pair, task)} (front)") for k, pair in enumerate(pairs)]
     axes.legend(handles=handles, fontsize=7, loc="best")
     output_base = Path(output_base)

@@ -22,7 +22,7 @@ def teacher_name() -> str:
 
 
 def is_baseline(method: str | None) -> bool:
-    return bool(method) and method in BASELINES
+    return method is not None and method in BASELINES
 
 
 def is_teacher(method: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""The CIFAR model zoo (spec §7.2): CIFAR ResNet-18/34, VGG-11-BN and WRN-d-w.
+"""The CIFAR model zoo (docs/methods.md#cifar-architectures): CIFAR ResNet-18/34, VGG-11-BN and WRN-d-w.
 
 Module names follow the reference state_dict key layout exactly, so that checkpoints trained by
 the reference code (after stripping a DataParallel ``module.`` prefix) load without renaming.
@@ -76,7 +76,8 @@ class ResNet(nn.Module):
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
     def cmi_feature_modules(self) -> list[nn.Module]:
-        """CMI hooks read the inputs of the four stages (spec §4, §7.3), not the BN inputs."""
+        """CMI hooks read the inputs of the four stages (docs/methods.md#cmi, docs/methods.md#cmi-feature-dimensions),
+        not the BN inputs."""
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
     def forward(self, x: Tensor, return_features: bool = False):

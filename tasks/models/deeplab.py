@@ -1,4 +1,5 @@
-"""DeepLabV3 segmentation models for NYUv2 (spec §8.3, §12 "Segmentation models").
+"""DeepLabV3 segmentation models for NYUv2 (docs/methods.md#nyuv2-models,
+docs/methods.md#decision-segmentation-kd "Segmentation models").
 
 Both are assembled from torchvision parts and never download weights unless asked to:
 
@@ -88,7 +89,7 @@ def deeplabv3_mobilenetv2(num_classes: int = 13, pretrained_backbone: bool = Fal
 ARCHS: dict[str, Callable[..., nn.Module]] = {
     "deeplabv3_resnet50": deeplabv3_resnet50,
     "deeplabv3_mobilenetv2": deeplabv3_mobilenetv2,
-    "deeplabv3_mobilenet": deeplabv3_mobilenetv2,  # the reference's registry name (spec §8.3)
+    "deeplabv3_mobilenet": deeplabv3_mobilenetv2,  # the reference's registry name (docs/methods.md#nyuv2-models)
 }
 
 

@@ -43,7 +43,6 @@ class UNet(nn.Module):
             self.decoders.append(_block(cin + width, width))
             cin = width
         self.classifier = nn.Conv2d(cin, num_classes, 1)
-        self.feature_dim = cin
 
     def forward(self, x: Tensor, return_features: bool = False):
         skips = []

@@ -14,13 +14,13 @@ import dataclasses
 import pytest
 import torch
 
-from harness.core.pool import ImagePool
 from harness.core.precision import Precision, configure_backends, prepare
 from harness.core.registry import METHODS
+from harness.core.timing import Stopwatch
+from harness.engine.build import build_synthesizer
 from harness.engine.distill import Distiller
 from harness.engine.plan import lookup_method, make_task, plan_runs
 from harness.engine.runner import seed_everything
-from harness.engine.timing import Stopwatch
 
 CAPPED_STEPS = 10
 TINY_BATCH = 32
@@ -40,10 +40,9 @@ def setup(method: str, shapes: str, precision: str, device: torch.device):
     teacher = prepare(task.build_model(spec.teacher).to(device).eval().requires_grad_(False), device)
     student = prepare(task.build_model(spec.student).to(device), device)
     _, registered, _ = lookup_method(method)
-    pool = None if registered.cls.generates_on_sample else ImagePool(device)
-    synth = registered.cls(teacher, student, task, config, device, pool)
-    distiller = Distiller(synth, teacher, student, task, config, device, pool, Stopwatch(device),
-                          Precision(precision, device))
+    amp = Precision(precision, device)
+    synth = build_synthesizer(registered, teacher, student, task, config, device, amp)
+    distiller = Distiller(synth, teacher, student, task, config, device, synth.pool, Stopwatch(device), amp)
     return task, synth, distiller, spec
 
 

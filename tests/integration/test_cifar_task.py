@@ -102,7 +102,7 @@ def test_missing_data_is_a_bench_error_in_process(tmp_path):
     assert "cifar-100-python" in message and str(empty) in message and "--download" in message
 
 
-# -- normalisation and augmentation (spec §7.4) ---------------------------------------------------
+# -- normalisation and augmentation (docs/methods.md#normalisation-constants) ----------------------
 
 def test_normalisation_constants():
     assert Cifar10.mean == pytest.approx((0.4914, 0.4822, 0.4465))
@@ -207,7 +207,7 @@ def test_list_pairs_of_cifar100():
     assert rows[0][2] == "(teacher resnet34, student resnet18)"
 
 
-# -- the reference's settings (spec §6, §12) ------------------------------------------------------
+# -- the reference's settings (docs/methods.md#cifar-reference-settings, docs/methods.md#decisions) -----
 
 @pytest.mark.parametrize("pair,adv,oh,source", [
     ("resnet34-resnet18", 1.33, 0.5, "pair"),

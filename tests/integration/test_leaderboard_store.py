@@ -31,7 +31,8 @@ RUNS = {
 }
 PROJECTED = {("deepinv", WRN): 16.0, ("deepinv", R34): 40.0, ("cmi", WRN): 8.0, ("fast5", WRN): 0.08,
              ("fast5", R34): 0.16, ("dafl", WRN): 1.6}
-QUICK = "budget quick: fewer epochs/steps than the paper; schedules scaled (§12)"
+QUICK = ("budget quick: fewer epochs/steps than the paper; schedules scaled "
+         "(docs/methods.md#decision-budgets-and-schedule-scaling)")
 
 
 @pytest.fixture(scope="module")

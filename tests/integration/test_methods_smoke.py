@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from harness.core.registry import METHODS
+from harness.engine.build import build
 from harness.engine.plan import plan_runs
-from harness.engine.runner import build
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -1,4 +1,5 @@
-"""The NYUv2 task on a tiny dataset in the extracted layout (spec §8.1, §8.2, §8.4): reading it,
+"""The NYUv2 task on a tiny dataset in the extracted layout (docs/methods.md#nyuv2-data-layout,
+docs/methods.md#nyuv2-transforms, docs/methods.md#miou): reading it,
 the synchronised transforms, the data root and its error messages, evaluation, and that every
 family's layered settings resolve."""
 

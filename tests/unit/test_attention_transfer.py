@@ -13,8 +13,8 @@ from harness.core.losses import (
     attention_transfer,
     kd_loss,
 )
+from harness.engine.build import build
 from harness.engine.plan import plan_runs
-from harness.engine.runner import build
 from tasks.models.small import SmallCNN, cnn_large, cnn_small
 
 

@@ -1,4 +1,5 @@
-"""harness.core.augment: per-sample crops and flips, batch-wide DeepInversion jitter (spec §1.10)."""
+"""harness.core.augment: per-sample crops and flips, batch-wide DeepInversion jitter
+(docs/methods.md#synthesis-augmentations)."""
 
 import torch
 import torch.nn.functional as F

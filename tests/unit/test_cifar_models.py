@@ -1,4 +1,5 @@
-"""tasks.models.cifar: parameter counts, shapes, state_dict key layout and CMI widths (spec §7.2, §7.3)."""
+"""tasks.models.cifar: parameter counts, shapes, state_dict key layout and CMI widths
+(docs/methods.md#cifar-architectures, docs/methods.md#cmi-feature-dimensions)."""
 
 import io
 from functools import cache
@@ -107,13 +108,14 @@ def test_state_dict_round_trip(arch):
 
 @pytest.mark.parametrize("arch", sorted(BN_LAYERS))
 def test_batchnorm_layer_counts(arch):
-    """The number of BatchNorm2d layers the L_bn hooks see matches spec §1.8(a)."""
+    """The number of BatchNorm2d layers the L_bn hooks see matches docs/methods.md#bn-statistics-loss."""
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model10(arch).modules()) == BN_LAYERS[arch]
 
 
 @pytest.mark.parametrize("arch,width", [("resnet34", 512), ("wrn40_2", 2704), ("vgg11", 2752)])
 def test_cmi_feature_width(arch, width):
-    """CMI's instance features have the spec §7.3 width: stage inputs for resnet34, BN inputs otherwise."""
+    """CMI's instance features have the docs/methods.md#cmi-feature-dimensions width: stage inputs for resnet34,
+    BN inputs otherwise."""
     model = build(arch, 10).eval()  # a fresh model: InstanceFeatures leaves its hooks registered
     if arch == "resnet34":
         modules = model.cmi_feature_modules()

@@ -1,4 +1,5 @@
-"""methods.cmi on a tiny digits setting: contrastive loss, memory bank, features and rounds (spec §4, §12)."""
+"""methods.cmi on a tiny digits setting: contrastive loss, memory bank, features and rounds
+(docs/methods.md#cmi, docs/methods.md#decision-cmi-bank-boundary)."""
 
 import math
 
@@ -37,7 +38,7 @@ def make_synth(task, seed=0, **overrides):
 
 
 def hand_contrastive(head, local, global_, bank_local, bank_global, T, bank_written):
-    """Spec §4 by hand: normalised projections, square logits, per-row CE with label i, two means."""
+    """docs/methods.md#cmi by hand: normalised projections, square logits, per-row CE with label i, two means."""
     with torch.no_grad():
         z = head(torch.cat([local, bank_local, global_, bank_global])).double()
     rows = z.tolist()
@@ -71,7 +72,7 @@ def contrastive_inputs(n=3, k=4, d=5, seed=0):
 # -- contrastive loss ---------------------------------------------------------------------------
 
 def test_contrastive_loss_with_bank_rows_averages_batch_and_bank_separately():
-    """bank written and k>0 rows: L = mean(ce[:N]) + mean(ce[N:]) (spec §4)."""
+    """bank written and k>0 rows: L = mean(ce[:N]) + mean(ce[N:]) (docs/methods.md#cmi)."""
     head, local, global_, bl, bg = contrastive_inputs()
     got = contrastive_loss(head, local, global_, bl, bg, 0.2, True)
     expected = hand_contrastive(head, local, global_, bl, bg, 0.2, True)
@@ -308,7 +309,8 @@ def test_generator_fully_reset_each_round_and_head_persists(task, monkeypatch):
 # -- config ----------------------------------------------------------------------------------------
 
 def test_config_defaults_match_spec(task):
-    """Spec §4/§12 defaults; deviations mention the memory-bank fix and CMI-500."""
+    """docs/methods.md#cmi/docs/methods.md#decision-cmi-bank-boundary defaults; deviations mention the memory-bank
+    fix and CMI-500."""
     c = CMIConfig()
     assert (c.g_steps, c.lr_g, c.adv, c.bn, c.oh) == (500, 1e-3, 0.5, 1.0, 1.0)
     assert (c.cr, c.cr_T, c.bank_size, c.n_neg, c.head_dim) == (0.8, 0.2, 40960, 4096, 256)

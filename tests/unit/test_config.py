@@ -1,4 +1,5 @@
-"""harness.core.config and harness.engine.plan: layering with provenance, schedules, errors, grid keys (spec §12)."""
+"""harness.core.config and harness.engine.plan: layering with provenance, schedules, errors, grid keys
+(docs/methods.md#decision-config-layering)."""
 
 import dataclasses
 import os
@@ -85,7 +86,8 @@ def test_schedule_scales_and_keeps_one_kd_epoch():
 
 
 def test_fast_meta_reset_round_with_paper_settings():
-    """The partial reset happens at ep 140 = 20 warmup + 120 of 200 KD epochs (spec §2.1 step 2)."""
+    """The partial reset happens at ep 140 = 20 warmup + 120 of 200 KD epochs
+    (docs/methods.md#fast-meta-partial-reset)."""
     cell = one("fast5", "digits", budget="paper", sets=("nz=8", "ngf=4"))
     assert cell.config.epochs == 220
     task = Digits()

@@ -1,4 +1,5 @@
-"""methods.deepinv on digits: clamping, kept iterate, student-BN term and adv = 0 (spec §3, §12)."""
+"""methods.deepinv on digits: clamping, kept iterate, student-BN term and adv = 0
+(docs/methods.md#deepinversion, docs/methods.md#decisions)."""
 
 import pytest
 import torch
@@ -95,7 +96,7 @@ def test_select_best_keeps_lowest_loss_iterate(task, monkeypatch):
 
 
 def test_adv_zero_still_runs_student_for_its_bn_term(task):
-    """adv = 0 with bn_student > 0: the student runs every step, L_adv is 0, no crash (§12)."""
+    """adv = 0 with bn_student > 0: the student runs every step, L_adv is 0, no crash (docs/methods.md#decisions)."""
     synth = make_synth(task, adv=0.0, bn_student=0.001)
     calls = []
     synth.student.register_forward_hook(lambda m, i, o: calls.append(m.training))
@@ -115,7 +116,8 @@ def test_no_student_forward_when_no_term_needs_it(task):
 
 
 def test_bn_loss_subtracts_the_student_term(task):
-    """Reported L_bn = teacher R - bn_student * student R on the last step's statistics (§3)."""
+    """Reported L_bn = teacher R - bn_student * student R on the last step's statistics
+    (docs/methods.md#deepinversion)."""
     synth = make_synth(task, g_steps=2, bn_student=0.5)
     result = synth.synthesize(0)
     # Both hooks still hold the last step's statistics; the networks' running stats are unchanged.

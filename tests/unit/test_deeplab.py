@@ -1,4 +1,5 @@
-"""tasks.models.deeplab: parameter counts, output and feature shapes, output stride (spec §8.3, §12)."""
+"""tasks.models.deeplab: parameter counts, output and feature shapes, output stride
+(docs/methods.md#nyuv2-models, docs/methods.md#decisions)."""
 
 from functools import cache
 

@@ -8,7 +8,7 @@ from torch import nn
 from harness.core.errors import BenchError
 from harness.core.segmentation import IGNORE_INDEX
 from harness.engine.plan import BASELINES, METHODS, resolve_cell
-from tasks.digits import _arrays
+from tasks.digits import digit_arrays
 from tasks.digits_seg import SPLITS, DigitsSeg, canvases, compose
 from tasks.models.unet import unet_large, unet_small
 
@@ -19,7 +19,7 @@ def task():
 
 
 def split_digits(split):
-    train_x, train_y, test_x, test_y = _arrays()
+    train_x, train_y, test_x, test_y = digit_arrays()
     return (train_x, train_y) if split == "train" else (test_x, test_y)
 
 
@@ -217,7 +217,8 @@ def test_budgets_and_method_defaults(task):
     assert task.budget("smoke", "fast")["g_steps"] == 2 and "g_steps" not in task.budget("smoke", "dafl")
     assert task.budget("smoke", "scratch") == {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
     assert task.method_defaults("fast")["oh"] == 0.0 and task.method_defaults("deepinv") == {"oh": 0.0, "T": 1.0}
-    # Segmentation KD is a per-pixel KL at T = 1 (spec §12), not the pool methods' T = 20.
+    # Segmentation KD is a per-pixel KL at T = 1 (docs/methods.md#decision-segmentation-kd), not the pool
+    # methods' T = 20.
     assert all(task.method_defaults(family)["T"] == 1.0 for family in ("fast", "fast_meta", "deepinv"))
     task.budget("quick", "fast")["epochs"] = 0  # callers get copies
     assert task.budget("quick", "fast")["epochs"] == 40

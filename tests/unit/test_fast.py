@@ -1,4 +1,4 @@
-"""methods.fast on a tiny digits setting: meta-gradients, reset, gating, frozen networks (spec §2.1)."""
+"""methods.fast on a tiny digits setting: meta-gradients, reset, gating, frozen networks (docs/methods.md#fast-meta)."""
 
 import pytest
 import torch
@@ -52,7 +52,8 @@ def params(module):
 
 
 def test_maml_meta_gradient_is_sum_of_inner_gradients(task, monkeypatch):
-    """First-order MAML: the meta-gradient is the sum of the clone's k inner gradients (§2.1 step 7)."""
+    """First-order MAML: the meta-gradient is the sum of the clone's k inner gradients
+    (docs/methods.md#fast-meta-first-order-maml)."""
     synth = make_synth(task)
     inner = []
     original = synth._after_backward
@@ -76,7 +77,7 @@ def test_maml_meta_gradient_is_sum_of_inner_gradients(task, monkeypatch):
 
 
 def test_reptile_meta_gradient_is_scaled_parameter_difference(task, monkeypatch):
-    """Reptile: one meta-step per round with gradient 67 * (theta - theta'_k) (§2.1 step 8)."""
+    """Reptile: one meta-step per round with gradient 67 * (theta - theta'_k) (docs/methods.md#fast-meta-reptile)."""
     synth = make_synth(task, is_maml=False)
     theta = params(synth.generator)
     clones = []

@@ -40,8 +40,8 @@ def test_dfad_on_nyuv2_follows_dfads_own_code():
 def test_the_step_schedule_decays_student_and_generator_every_third_of_the_kd_epochs():
     import torch
 
+    from harness.core.timing import Stopwatch
     from harness.engine.distill import Distiller
-    from harness.engine.timing import Stopwatch
     from methods.generative import GenerativeSynthesizer
     from tasks.digits import Digits
 

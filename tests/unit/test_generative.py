@@ -1,4 +1,5 @@
-"""methods.generative (DAFL, ZSKT, DFQ, DFAD) on a tiny digits setting, against hand computations (spec §1.8, §5)."""
+"""methods.generative (DAFL, ZSKT, DFQ, DFAD) on a tiny digits setting, against hand computations
+(docs/methods.md#loss-building-blocks, docs/methods.md#generative-family)."""
 
 import copy
 import math
@@ -110,14 +111,14 @@ def hand_bn_loss(teacher, x):
 # -- loss building blocks ---------------------------------------------------------------------
 
 def test_activation_loss_is_minus_mean_absolute_feature():
-    """L_act = -mean |phi| over N x D (spec §1.8(g))."""
+    """L_act = -mean |phi| over N x D (docs/methods.md#activation-loss)."""
     features = torch.tensor([[1.0, -2.0, 0.5], [-0.25, 0.0, 3.0]])
     expected = -(1.0 + 2.0 + 0.5 + 0.25 + 0.0 + 3.0) / 6
     assert activation_loss(features).item() == pytest.approx(expected, abs=ATOL)
 
 
 def test_balance_loss_is_negative_entropy_of_batch_mean_prediction():
-    """L_bal = sum_c pbar_c ln pbar_c with pbar the batch mean of softmax (spec §1.8(f))."""
+    """L_bal = sum_c pbar_c ln pbar_c with pbar the batch mean of softmax (docs/methods.md#class-balance-loss)."""
     torch.manual_seed(1)
     logits = torch.randn(5, 4) * 2
     expected = hand_balance(logits)
@@ -134,14 +135,15 @@ def test_balance_loss_is_minus_ln_k_for_uniform_mean_prediction():
 
 
 def test_pseudo_label_loss_is_cross_entropy_with_own_argmax():
-    """L_oh = mean_i -ln softmax(t_i)[argmax t_i] (spec §1.8(h))."""
+    """L_oh = mean_i -ln softmax(t_i)[argmax t_i] (docs/methods.md#pseudo-label-loss)."""
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2], [-2.0, -3.0, 1.5], [0.0, 0.0, -1.0]])
     expected = hand_pseudo_label(logits)
     assert pseudo_label_loss(logits).item() == pytest.approx(expected, abs=ATOL)
 
 
 def test_kd_loss_as_adversarial_criteria():
-    """kd_loss(s, t, 'kl', 1) is KL(t||s) batchmean at T=1; kd_loss(s, t, 'l1') is mean |s - t| (spec §1.8(e))."""
+    """kd_loss(s, t, 'kl', 1) is KL(t||s) batchmean at T=1; kd_loss(s, t, 'l1') is mean |s - t|
+    (docs/methods.md#generative-adversarial-loss)."""
     torch.manual_seed(2)
     s, t = torch.randn(4, 6), torch.randn(4, 6) * 2
     assert (-kd_loss(s, t, "kl", 1.0)).item() == pytest.approx(-hand_kl_batchmean(s, t), abs=ATOL)
@@ -192,7 +194,8 @@ def test_dfad_adversarial_term_with_fixed_generator_output(task, monkeypatch):
 
 
 def test_dfq_bn_term_matches_hand_computation(task, monkeypatch):
-    """dfq: losses['bn'] = sum over teacher BN layers of ||v - biased var||_2 + ||m - mean||_2 (spec §1.8(a))."""
+    """dfq: losses['bn'] = sum over teacher BN layers of ||v - biased var||_2 + ||m - mean||_2
+    (docs/methods.md#bn-statistics-loss)."""
     synth = make_synth(task, gen.dfq, random_bn=True)
     fixed = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(4))
     fix_generator(synth, monkeypatch, fixed)
@@ -235,7 +238,7 @@ def test_dafl_total_is_weighted_sum_of_its_terms(task, monkeypatch):
 # -- the real student, one Adam step -----------------------------------------------------------
 
 def test_student_must_not_be_the_teacher(task):
-    """The generative synthesizer refuses student is teacher (REF-FAST's bug, spec §5)."""
+    """The generative synthesizer refuses student is teacher (REF-FAST's bug, docs/methods.md#generative-family)."""
     teacher = task.build_model("cnn_small")
     with pytest.raises(ValueError):
         gen.zskt.cls(teacher, teacher, task, GenerativeConfig(**SMALL, adv=1.0), CPU)
@@ -300,7 +303,7 @@ def test_synthesis_round_counts_generated_images(task):
 # -- presets and defaults ------------------------------------------------------------------------
 
 def test_presets_match_spec_table():
-    """The four recipes hold spec §5's loss weights, nz, kd_steps and criteria."""
+    """The four recipes hold docs/methods.md#generative-family's loss weights, nz, kd_steps and criteria."""
     def cfg(spec):
         return spec.cls.Config(**spec.preset)
 

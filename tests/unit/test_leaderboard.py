@@ -25,7 +25,8 @@ from harness.report.plots import pareto_front, plot_data
 
 WRN, R34 = "wrn40_2-wrn16_1", "resnet34-resnet18"
 TEACHER = {WRN: "0.9487", R34: "0.957"}
-QUICK = "budget quick: fewer epochs/steps than the paper; schedules scaled (§12)"
+QUICK = ("budget quick: fewer epochs/steps than the paper; schedules scaled "
+         "(docs/methods.md#decision-budgets-and-schedule-scaling)")
 
 
 def run(variant, pair, seed, value, seconds=0.0, projected_h=0.0, images=0.0, *, deviations="none", task="cifar10",
@@ -362,12 +363,13 @@ def test_paper_numbers_data():
                                        "fast2", "fast5", "fast10"}
     one = paper_numbers.lookup(numbers, "cifar10", "fast5", WRN, "acc").iloc[0]
     assert one["value"] == pytest.approx(0.889) and one["hours"] == pytest.approx(0.08) and one["verified"]
-    assert one["source"] == "FastDFKD README (spec §9.1)"
+    assert one["source"] == "FastDFKD README (docs/methods.md#published-cifar10)"
     kd = primary[(primary["task"] == "cifar10") & (primary["method"] == "kd")]
     assert not kd["verified"].any() and kd["note"].str.contains("copy error").all()
     assert primary[(primary["task"] == "cifar100") & (primary["method"] == "kd")]["verified"].all()
     alternatives = numbers[~numbers["primary"]]
-    assert len(alternatives) == 13 and (alternatives["source"] == "REF-CMI README (spec §9.3)").all()
+    assert len(alternatives) == 13 and (
+        alternatives["source"] == "REF-CMI README (docs/methods.md#published-ref-cmi-differences)").all()
     nyu = numbers[numbers["task"] == "nyuv2"].set_index("method")
     assert nyu.loc["dfad", "value"] == pytest.approx(0.364) and nyu.loc["dfad", "verified"]
     assert not nyu.loc["fast10", "verified"] and not nyu.loc["dafl", "verified"]

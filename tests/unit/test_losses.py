@@ -1,4 +1,4 @@
-"""harness.core.losses against hand computations of spec §1.8 and §3."""
+"""harness.core.losses against hand computations of docs/methods.md#loss-building-blocks and §3."""
 
 import math
 
@@ -52,7 +52,8 @@ def hand_bn_loss(net, stats):
 
 
 def test_bn_loss_matches_hand_computation():
-    """L_bn = sum over BN layers of ||v - var(input)||_2 + ||m - mean(input)||_2 (§1.8(a))."""
+    """L_bn = sum over BN layers of ||v - var(input)||_2 + ||m - mean(input)||_2
+    (docs/methods.md#bn-statistics-loss)."""
     net = toy_net()
     x = torch.randn(5, 2, 6, 6) * 2 + 0.5
     bn = BNStatistics(net)
@@ -76,7 +77,8 @@ def test_bn_loss_is_differentiable_in_the_input():
 
 
 def test_momentum_buffers_and_blended_loss():
-    """Buffers: first stats, then 0.9*buf + 0.1*stats; loss uses (1-beta)*cur + beta*buf (§1.8(b))."""
+    """Buffers: first stats, then 0.9*buf + 0.1*stats; loss uses (1-beta)*cur + beta*buf
+    (docs/methods.md#momentum-bn-loss)."""
     net = toy_net()
     bn = BNStatistics(net, momentum=0.9)
     x1, x2, x3 = (torch.randn(4, 2, 6, 6) + k for k in range(3))
@@ -203,7 +205,7 @@ def test_kd_l1_is_mean_absolute_difference():
 
 
 def test_masked_adversarial_matches_hand_loop():
-    """-(1/N) sum over samples whose argmaxes agree of KL(t || s) at T = 1 (§1.8(d))."""
+    """-(1/N) sum over samples whose argmaxes agree of KL(t || s) at T = 1 (docs/methods.md#masked-adversarial-loss)."""
     torch.manual_seed(3)
     s = torch.randn(6, 4)
     t = torch.randn(6, 4)
@@ -239,7 +241,7 @@ def test_masked_adversarial_is_zero_when_nothing_agrees():
 
 
 def test_jensen_shannon_matches_spec_formula():
-    """-(1/2)(KL(M||P) + KL(M||Q)) with P, Q, M clamped to [0.01, 0.99], T = 3 (§3)."""
+    """-(1/2)(KL(M||P) + KL(M||Q)) with P, Q, M clamped to [0.01, 0.99], T = 3 (docs/methods.md#deepinversion)."""
     torch.manual_seed(4)
     s = torch.randn(5, 4) * 10  # large logits so that the clamps are active
     t = torch.randn(5, 4) * 10
@@ -262,7 +264,7 @@ def test_jensen_shannon_matches_spec_formula():
 
 
 def test_total_variation_matches_hand_computation():
-    """Horizontal, vertical and both diagonal absolute differences, each averaged (§1.8(i))."""
+    """Horizontal, vertical and both diagonal absolute differences, each averaged (docs/methods.md#image-priors)."""
     torch.manual_seed(5)
     x = torch.randn(2, 2, 3, 4)
     n, c, h, w = x.shape

@@ -1,4 +1,4 @@
-"""harness.core.pool: truncating quantisation and shuffled passes over the growing pool (spec §1.5)."""
+"""harness.core.pool: truncating quantisation and shuffled passes over the growing pool (docs/methods.md#data-pool)."""
 
 import pytest
 import torch

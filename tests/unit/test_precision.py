@@ -13,10 +13,9 @@ import pytest
 import torch
 
 from harness.core.errors import BenchError
-from harness.core.pool import ImagePool
 from harness.core.precision import Precision, prepare
+from harness.engine.build import build_synthesizer, seed_everything
 from harness.engine.plan import lookup_method, make_task, plan_runs
-from harness.engine.runner import seed_everything
 
 CPU = torch.device("cpu")
 
@@ -33,9 +32,8 @@ def one_step_round(method: str, precision: str = "fp32", memory_format=torch.con
     if compiled:
         teacher, student = prepare(teacher, CPU, compile_forward=True), prepare(student, CPU, compile_forward=True)
     _, registered, _ = lookup_method(method)
-    pool = None if registered.cls.generates_on_sample else ImagePool(CPU)
-    synth = registered.cls(teacher, student, task, config, CPU, pool)
-    synth.precision = amp = Precision(precision, CPU)
+    amp = Precision(precision, CPU)
+    synth = build_synthesizer(registered, teacher, student, task, config, CPU, amp)
     seed_everything(1)
     with amp.autocast():
         result = synth.synthesize(config.schedule().warmup)

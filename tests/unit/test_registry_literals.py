@@ -3,6 +3,7 @@ files: no other module of the harness names one as a string literal (a new metho
 reaches every table, plot and command by being registered)."""
 
 import ast
+import re
 from pathlib import Path
 
 from harness.core.registry import BASELINES, METHODS, TASKS
@@ -10,7 +11,7 @@ from harness.core.registry import BASELINES, METHODS, TASKS
 ROOT = Path(__file__).resolve().parents[2]
 # Literals that equal a registered name by coincidence: the student-training phase of the
 # stopwatch (metric time/kd_s) is named like the KD baseline.
-COINCIDENCES = {("harness/engine/timing.py", "kd")}
+COINCIDENCES = {("harness/core/timing.py", "kd")}
 
 
 def registered_literals() -> set[str]:
@@ -39,3 +40,21 @@ def test_the_registry_knows_every_method_and_baseline():
             assert registry.label(name) and about.paper, name
             assert registry.family(name) == registry.get(name).cls.__module__.rpartition(".")[2]
     assert [name for name in METHODS.names() if METHODS.about(name).speedup_reference] == ["deepinv"]
+
+
+def test_every_method_links_to_its_section_of_the_methods_reference():
+    anchors = set(re.findall(r'<a id="([^"]+)"', (ROOT / "docs" / "methods.md").read_text()))
+    for registry in (METHODS, BASELINES):
+        assert {name: registry.about(name).docs for name in registry.names()
+                if registry.about(name).docs not in anchors} == {}
+
+
+def test_every_citation_of_the_methods_reference_resolves():
+    """Code, tests and the README cite docs/methods.md#anchor; each anchor must exist."""
+    anchors = set(re.findall(r'<a id="([^"]+)"', (ROOT / "docs" / "methods.md").read_text()))
+    cited = {}
+    for path in [ROOT / "README.md", *ROOT.glob("harness/**/*.py"), *ROOT.glob("methods/*.py"),
+                 *ROOT.glob("tasks/**/*.py")]:
+        for anchor in re.findall(r"docs/methods\.md#([a-z0-9-]+)", path.read_text()):
+            cited.setdefault(anchor, path.relative_to(ROOT).as_posix())
+    assert {a: where for a, where in cited.items() if a not in anchors} == {}

@@ -1,4 +1,4 @@
-"""harness.engine.timing.Stopwatch: per-phase totals and device synchronisation at start and stop."""
+"""harness.core.timing.Stopwatch: per-phase totals and device synchronisation at start and stop."""
 
 import time
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import harness.core.devices
-import harness.engine.timing
-from harness.engine.timing import Stopwatch
+import harness.core.timing
+from harness.core.timing import Stopwatch
 
 
 def test_phases_accumulate():
@@ -42,14 +42,14 @@ def test_phase_counts_time_when_the_body_raises():
 
 def record_synchronize(monkeypatch, forward=False):
     calls = []
-    real = harness.engine.timing.synchronize
+    real = harness.core.timing.synchronize
 
     def fake(device):
         calls.append(device)
         if forward:
             real(device)
 
-    monkeypatch.setattr(harness.engine.timing, "synchronize", fake)
+    monkeypatch.setattr(harness.core.timing, "synchronize", fake)
     return calls
 
 

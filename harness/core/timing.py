@@ -1,4 +1,4 @@
-"""Device-synchronised wall-clock per phase (spec §1.6, benchmark rule)."""
+"""Device-synchronised wall-clock per phase (docs/methods.md#synthesis-time, benchmark rule)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""Construct a cell: seed, load the teacher, build the student, the synthesizer and its loop.
+``bench run`` and ``bench profile`` build synthesizers the same way, through ``build_synthesizer``."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.core.job import Baseline, EpochJob
+from harness.core.pool import ImagePool
+from harness.core.precision import Precision, configure_backends, prepare
+from harness.core.synthesizer import MethodSpec, Synthesizer
+from harness.core.task import Task
+from harness.core.timing import Stopwatch
+from harness.engine import teachers
+from harness.engine.distill import Distiller
+from harness.engine.plan import RunSpec, lookup_method, make_task
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_synthesizer(method: MethodSpec, teacher: nn.Module, student: nn.Module, task: Task, config: Any,
+                      device: torch.device, precision: Precision) -> Synthesizer:
+    """A method's synthesizer with its pool (none for generative methods, which sample on demand)."""
+    cls = method.cls
+    if not issubclass(cls, Synthesizer):
+        raise TypeError(f"{cls.__name__} is not a Synthesizer")
+    pool = None if cls.generates_on_sample else ImagePool(device)
+    return cls(teacher, student, task, config, device, pool, precision=precision)
+
+
+@dataclass
+class Built:
+    """Everything one cell needs, constructed but not yet run.
+
+    ``job`` drives the epochs: a ``Distiller`` for data-free methods, a baseline's own job
+    otherwise.
+    """
+
+    task: Task
+    teacher: nn.Module | None
+    teacher_info: teachers.TeacherInfo | None
+    student: nn.Module
+    job: EpochJob
+    synthesizer: Synthesizer | None = None
+
+    @property
+    def distiller(self) -> Distiller:
+        assert isinstance(self.job, Distiller), "a baseline's job is not a Distiller"
+        return self.job
+
+
+def build(spec: RunSpec, device: torch.device) -> Built:
+    """Seed, load the teacher, and construct student, synthesizer, pool and loop."""
+    seed_everything(spec.seed)
+    task = make_task(spec.task, spec.data_root, spec.download)
+    task.test_set()  # a missing dataset is an error now, before any run exists in the store
+    _, method, _ = lookup_method(spec.method)
+    teacher = info = None
+    if method.cls.needs_teacher:
+        teacher, info = teachers.load(task, spec.teacher, device)
+    student = task.build_model(spec.student).to(device)
+    configure_backends(device)
+    for model in (teacher, student):
+        if model is not None:
+            prepare(model, device, spec.compile)
+    precision = Precision(spec.precision, device)
+    if issubclass(method.cls, Baseline):
+        job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
+        return Built(task, teacher, info, student, job)
+    assert teacher is not None, f"{spec.method} distils from the teacher"
+    synthesizer = build_synthesizer(method, teacher, student, task, spec.config, device, precision)
+    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, synthesizer.pool,
+                          Stopwatch(device), precision)
+    return Built(task, teacher, info, student, distiller, synthesizer)
