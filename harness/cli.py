@@ -275,7 +275,7 @@ def write_or_echo(text: str, output: str | None) -> None:
 def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri: str | None):
     """A task's finished runs, from an export file (``--from``) or from the tracking store."""
     from harness.core.registry import TASKS
-    from harness.report.leaderboard import load_export
+    from harness.report.exports import load_export
 
     TASKS.canonical(task_name)
     if source:
@@ -305,7 +305,8 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
                 tracking_uri) -> None:
     """Tabulate a task's finished runs in the paper's layout: rows = teacher, baselines, methods;
     columns = pairs; cells = metric mean ± std over seeds [synthesis time]."""
-    from harness.report.leaderboard import build, render
+    from harness.report.leaderboard import build
+    from harness.report.render import render
 
     if output:
         checked_output(output)
@@ -321,7 +322,7 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
 @tracking_options
 def export(task_name, output, part, results_dir, tracking_uri) -> None:
     """Write a task's finished runs (tags, params, final metrics) to CSV or parquet."""
-    from harness.report.leaderboard import export as export_runs
+    from harness.report.exports import export as export_runs
     from harness.report.parts import load_part, merge
 
     checked_output(output)
@@ -389,8 +390,9 @@ def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, fo
     cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
     from harness.launch.sweep import Launch, expand
     from harness.launch.sweep import run as run_sweep
-    from harness.report.leaderboard import build, render
+    from harness.report.leaderboard import build
     from harness.report.parts import finished_cells, load_part
+    from harness.report.render import render
 
     launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
     specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)

@@ -49,13 +49,13 @@ class CMIConfig(DistillConfig):
 class InstanceFeatures:
     """Per-sample feature vectors from a network's forward (docs/methods.md#cmi, "instance mean").
 
-    The spatial mean of every BatchNorm input, concatenated; for networks that expose
-    ``cmi_feature_modules()`` (the CIFAR ResNets) the inputs of those modules instead.
+    The spatial mean of the inputs of ``modules``, concatenated: those the task names for the
+    teacher (``Task.feature_modules``: the stages of the CIFAR ResNets), else every BatchNorm.
     """
 
-    def __init__(self, model: nn.Module) -> None:
-        chosen = getattr(model, "cmi_feature_modules", None)
-        modules = chosen() if chosen else [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    def __init__(self, model: nn.Module, modules: list[nn.Module] | None = None) -> None:
+        if modules is None:
+            modules = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
         self.values: list[Tensor] = []
         self._active = False
         self._handles = [m.register_forward_hook(self._hook) for m in modules]
@@ -121,7 +121,7 @@ class CMISynthesizer(Synthesizer):
         c = self.config
         self.generator = make_generator("g32", c.nz, c.ngf, self.task.image_shape).to(self.device).train()
         self.bn_stats = BNStatistics(self.teacher)
-        self.features = InstanceFeatures(self.teacher)
+        self.features = InstanceFeatures(self.teacher, self.task.feature_modules(self.teacher))
         self.head: nn.Module | None = None
         self.bank: MemoryBank | None = None
 

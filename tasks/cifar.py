@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from harness.core.errors import BenchError
 from harness.core.task import Recipe, Task
-from tasks.models.cifar import ARCHS, build
+from tasks.models.cifar import ARCHS, ResNet, build
 
 PAIRS = {
     "resnet34-resnet18": ("resnet34", "resnet18"),
@@ -111,6 +111,11 @@ class _Cifar(Task):
         workers = 4 if torch.cuda.is_available() else 0
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
                           pin_memory=workers > 0, persistent_workers=False)
+
+    def feature_modules(self, model: torch.nn.Module) -> list[torch.nn.Module] | None:
+        """REF-CMI reads a ResNet's instance features at the inputs of its four stages
+        (docs/methods.md#cmi-feature-dimensions); the other networks at their BN inputs."""
+        return model.stages() if isinstance(model, ResNet) else None
 
     def build_model(self, arch: str) -> torch.nn.Module:
         return build(self.architecture(arch), self.num_classes)

@@ -86,6 +86,12 @@ class Task(ABC):
     @abstractmethod
     def test_set(self) -> Dataset: ...
 
+    def feature_modules(self, model: nn.Module) -> list[nn.Module] | None:
+        """The modules whose inputs carry ``model``'s intermediate features where the reference
+        reads them (CMI's instance features: the stages of the CIFAR ResNets); ``None``: read them
+        at the BatchNorm inputs."""
+        return None
+
     def build_pretrained(self, arch: str) -> nn.Module:
         """``arch`` with an ImageNet-pretrained backbone, for teacher training (NYUv2's DeepLabs)."""
         raise BenchError(f"task {self.name} has no ImageNet-pretrained backbones: train without --pretrained-backbone")

@@ -26,7 +26,7 @@ def record_from_store(tracker: Tracker, run_id: str) -> tuple[dict[str, str], di
 
 
 def record_from_export(path: str | Path, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    from harness.report.leaderboard import load_export
+    from harness.report.exports import load_export
 
     runs = load_export(path)
     rows = runs[runs["run_id"] == run_id] if "run_id" in runs.columns else runs.iloc[:0]

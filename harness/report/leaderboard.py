@@ -1,4 +1,4 @@
-"""Runs (read back from MLflow, or from an export file) -> pandas -> leaderboard tables.
+"""Cells -> the leaderboard table in the paper's layout (``runs`` -> ``cells`` -> here -> ``render``).
 
 The paper's layout: rows are the teacher, then the real-data baselines (``scratch``, the
 "Student" row, and ``kd``), then the data-free variants in the paper's order (a method's variants
@@ -17,176 +17,23 @@ show accuracy in percent with one decimal and mIoU as a fraction with three deci
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
-from tabulate import tabulate
 
-from harness.core.errors import BenchError
-from harness.core.registry import BASELINES, METHODS
+from harness.report.cells import cells_of, reference_label, speedups
 from harness.report.rows import (
-    is_baseline,
-    is_teacher,
     pair_label,
     pair_order,
     row_key,
-    speedup_reference,
-    teacher_name,
 )
+from harness.report.runs import PERCENT_METRICS, best_mask, check_selection, metric_of, tidy
 
-# The direction of every number a table or plot ranks, declared once: bold cells, the Pareto
-# front of the plots and anything else that asks "which is better" derive from it.
-METRIC_DIRECTIONS: dict[str, str] = {
-    "acc": "max", "top5": "max", "miou": "max", "pixel_acc": "max",
-    "synthesis_s": "min", "kd_s": "min", "total_s": "min", "projected_paper_synthesis_h": "min",
-    "speedup": "max",
-}
-PERCENT_METRICS = {"acc", "top5", "pixel_acc"}
-WHICH = ("best", "final")
-TIMES = ("synthesis", "total")
-FORMATS = ("github", "csv", "latex", "html", "json")
-EXPORT_SUFFIXES = (".csv", ".parquet")
 SPEEDUP, DATA = "Speed-up", "Data amount"
 UNVERIFIED = "†"
-FIXED_COLUMNS = ["run_id", "run_name", "status", "start_time"]
 
 
-def higher_is_better(name: str) -> bool:
-    """Whether larger values of ``name`` (``acc``, ``time/synthesis_s``, ...) are better."""
-    return METRIC_DIRECTIONS[name.rsplit("/", 1)[-1]] == "max"
-
-
-def best_mask(values: pd.Series, name: str) -> pd.Series:
-    """True where ``values`` holds the best (ties included) non-missing value for ``name``."""
-    valid = values.dropna()
-    if valid.empty:
-        return pd.Series(False, index=values.index)
-    target = valid.max() if higher_is_better(name) else valid.min()
-    return values.notna() & (values == target)
-
-
-# -- numbers ---------------------------------------------------------------------------------------
-def _column(runs: pd.DataFrame, name: str) -> pd.Series:
-    return runs[name] if name in runs.columns else pd.Series([None] * len(runs), index=runs.index, dtype=object)
-
-
-def tag_text(values: pd.Series) -> pd.Series:
-    """Tags as plain strings whatever the source (store, csv or parquet); missing or "" -> None."""
-    def one(value):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            return None
-        text = str(value)
-        return text if text else None
-    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
-
-
-def _strings(values: pd.Series) -> pd.Series:
-    """Values as strings ("" kept), missing as missing; the dtype pandas infers, as ``Tracker.runs``."""
-    def one(value):
-        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-            return None
-        return str(value)
-    converted = [one(v) for v in values]
-    if all(v is None for v in converted):  # nothing to infer from
-        return pd.Series(math.nan, index=values.index, dtype=float)
-    return pd.Series(converted, index=values.index)
-
-
-def metric_of(runs: pd.DataFrame) -> str:
-    """``miou`` for segmentation runs (a ``best/miou`` or ``final/miou`` metric), else ``acc``."""
-    for which in WHICH:
-        name = f"metrics.{which}/miou"
-        if name in runs.columns and runs[name].notna().any():
-            return "miou"
-    return "acc"
-
-
-def _check(which: str, time: str) -> None:
-    if which not in WHICH:
-        raise BenchError(f"invalid metric selection {which!r}: use one of {', '.join(WHICH)}")
-    if time not in TIMES:
-        raise BenchError(f"invalid time {time!r}: use one of {', '.join(TIMES)}")
-
-
-def tidy(runs: pd.DataFrame, metric: str, which: str = "best", time: str = "synthesis") -> pd.DataFrame:
-    """One row per finished run with the numbers a leaderboard needs.
-
-    Robust to where the frame came from: tags may be strings (store, exports) or numbers (a frame
-    built by hand). A seed that ran more than once counts once: its latest run.
-    """
-    _check(which, time)
-    if "status" in runs.columns:
-        status = tag_text(runs["status"])
-        runs = runs[status.isna() | (status == "FINISHED")]
-    variant, method = tag_text(_column(runs, "tags.dfkd.variant")), tag_text(_column(runs, "tags.dfkd.method"))
-    variant = variant.where(variant.notna(), method)
-    method = method.where(method.notna(), variant.map(lambda v: v.split(":")[0] if v else None))
-    deviations = tag_text(_column(runs, "tags.dfkd.deviations"))
-    rows = pd.DataFrame({
-        "variant": variant, "method": method, "pair": tag_text(_column(runs, "tags.dfkd.pair")),
-        "budget": tag_text(_column(runs, "tags.dfkd.budget")).fillna(""),
-        "task": tag_text(_column(runs, "tags.dfkd.task")),
-        "seed": pd.to_numeric(_column(runs, "tags.dfkd.seed"), errors="coerce").astype("Int64"),
-        "start_time": pd.to_numeric(_column(runs, "start_time"), errors="coerce"),
-        "value": pd.to_numeric(_column(runs, f"metrics.{which}/{metric}"), errors="coerce").astype(float),
-        "seconds": pd.to_numeric(_column(runs, f"metrics.time/{time}_s"), errors="coerce").astype(float),
-        "projected_h": pd.to_numeric(_column(runs, "metrics.time/projected_paper_synthesis_h"),
-                                     errors="coerce").astype(float),
-        "images": pd.to_numeric(_column(runs, "metrics.synth/images"), errors="coerce").astype(float),
-        "deviations": deviations.where(deviations.notna(), "none"),
-        "teacher_metric": pd.to_numeric(_column(runs, "tags.dfkd.teacher_metric"), errors="coerce").astype(float),
-    }, index=runs.index)
-    rows = rows[rows["variant"].notna() & rows["pair"].notna()]
-    rows = rows.sort_values("start_time", kind="stable", na_position="first")
-    seeded = rows[rows["seed"].notna()].drop_duplicates(["variant", "pair", "budget", "seed"], keep="last")
-    return pd.concat([seeded, rows[rows["seed"].isna()]]).reset_index(drop=True)
-
-
-def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof 1) over seeds per (variant, budget, pair)."""
-    if rows.empty:
-        return pd.DataFrame(columns=["variant", "method", "pair", "budget", "task", "mean", "std", "n", "seconds",
-                                     "seconds_std", "projected_h", "images", "deviations", "deviation_notes"])
-    grouped = rows.groupby(["variant", "budget", "pair"], sort=False, dropna=False)
-    cells = grouped.agg(
-        method=("method", "first"), task=("task", "first"),
-        mean=("value", "mean"), std=("value", lambda v: v.std(ddof=1)), n=("value", "count"),
-        seconds=("seconds", "mean"), seconds_std=("seconds", lambda v: v.std(ddof=1)),
-        projected_h=("projected_h", "mean"), images=("images", "mean"),
-        deviation_notes=("deviations", lambda d: tuple(sorted({x for x in d if x != "none"}))),
-    ).reset_index()
-    cells["n"] = cells["n"].astype(int)
-    cells["deviations"] = cells["deviation_notes"].map(bool)
-    return cells
-
-
-def teacher_cells(rows: pd.DataFrame) -> pd.DataFrame:
-    """The teacher row from the runs' ``dfkd.teacher_metric`` tags (the latest run's, per pair)."""
-    known = rows[rows["teacher_metric"].notna()]
-    if known.empty:
-        return pd.DataFrame()
-    latest = known.groupby("pair", sort=False).last()  # rows are sorted by start time
-    return pd.DataFrame({
-        "variant": teacher_name(), "method": teacher_name(), "pair": latest.index, "budget": "",
-        "task": latest["task"].values, "mean": latest["teacher_metric"].values, "std": math.nan, "n": 1,
-        "seconds": math.nan, "seconds_std": math.nan, "projected_h": math.nan, "images": math.nan,
-        "deviation_notes": [()] * len(latest), "deviations": False, "from_tag": True})
-
-
-def speedups(cells: pd.DataFrame) -> pd.Series:
-    """Per (variant, budget): mean over pairs of the reference method's (DeepInv's) projected hours
-    / the variant's."""
-    reference = cells[cells["variant"] == speedup_reference()].groupby("pair")["projected_h"].mean()
-    result = {}
-    for key, group in cells.groupby(["variant", "budget"], sort=False):
-        ratios = [reference[p] / h for p, h in zip(group["pair"], group["projected_h"])
-                  if p in reference.index and pd.notna(h) and h > 0 and pd.notna(reference[p]) and reference[p] > 0]
-        result[key] = sum(ratios) / len(ratios) if ratios else math.nan
-    return pd.Series(result, dtype=float)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -282,16 +129,6 @@ class Leaderboard:
         return text
 
 
-def reference_label() -> str:
-    reference = speedup_reference()
-    return METHODS.label(reference) if reference else "the reference method"
-
-
-def label_of(variant: str, budget: str, several_budgets: bool) -> str:
-    name = BASELINES.label(variant) if is_teacher(variant) else variant
-    return f"{name} @{budget}" if several_budgets and budget else name
-
-
 def _empty(metric: str, which: str, time: str) -> Leaderboard:
     return Leaderboard(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), metric, which, time)
 
@@ -305,7 +142,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
     published number of each cell (docs/methods.md#published-numbers) for ``task`` (default: the runs' ``dfkd.task``).
     When the runs hold several budgets, each row is one (variant, budget), labelled ``@budget``.
     """
-    _check(which, time)
+    check_selection(which, time)
     if runs is None or runs.empty:
         return _empty("acc", which, time)
     metric = metric_of(runs)
@@ -314,19 +151,11 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
         rows = rows[rows["budget"] == budget]
     if rows.empty:
         return _empty(metric, which, time)
-    cells = aggregate(rows)
-    cells["from_tag"] = False
-    if not cells["method"].map(is_teacher).any():  # a run of the teacher baseline replaces the tags' row
-        tagged = teacher_cells(rows)
-        if not tagged.empty:
-            cells = pd.concat([tagged, cells], ignore_index=True)
+    cells = cells_of(rows)
     if task is None:
         tasks = rows["task"].dropna()
         task = tasks.mode().iloc[0] if not tasks.empty else None
 
-    several = rows["budget"].nunique() > 1
-    cells["label"] = [label_of(v, b, several) for v, b in zip(cells["variant"], cells["budget"])]
-    cells["baseline"] = cells["method"].map(is_baseline)
     ratio = speedups(cells[~cells["from_tag"]])
     cells["speedup"] = [math.nan if base else ratio.get((v, b), math.nan)
                         for v, b, base in zip(cells["variant"], cells["budget"], cells["baseline"])]
@@ -414,158 +243,5 @@ def _table(cells: pd.DataFrame, pairs: list[str], suffixes: list[str], metric: s
     return table, bold
 
 
-# -- rendering ------------------------------------------------------------------------------------
-def _marked(board: Leaderboard, wrap) -> list[list[str]]:
-    out = []
-    for (_, texts), (_, bolds) in zip(board.table.iterrows(), board.bold.iterrows()):
-        out.append([wrap(str(t)) if b and t else str(t) for t, b in zip(texts, bolds)])
-    return out
 
 
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                 "±": r"$\pm$", "×": r"$\times$", "†": r"\dag{}", "‡": r"\ddag{}", "§": r"\S{}",
-                 "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$", "–": "--", "—": "---", "<": r"$<$",
-                 ">": r"$>$", "|": r"\textbar{}",
-                 **{s: rf"\textsuperscript{{{d}}}" for d, s in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")}}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
-
-
-def _latex(board: Leaderboard) -> str:
-    headers = [latex_escape(h) for h in board.headers()]
-    body = _marked(board, lambda t: "\x00" + t + "\x01")  # bold markers survive the escaping
-    lines = [r"\begin{tabular}{l" + "r" * (len(headers) - 1) + "}", r"\toprule", " & ".join(headers) + r" \\",
-             r"\midrule"]
-    for i, row in enumerate(body):
-        if i == board.baseline_rows and 0 < i < len(body):
-            lines.append(r"\midrule")
-        cells = [latex_escape(c).replace("\x00", r"\textbf{").replace("\x01", "}") for c in row]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", "", r"\par\smallskip", r"{\footnotesize " +
-              latex_escape(board.caption()) + r"\par"]
-    lines += [latex_escape(note) + r"\par" for note in board.footnotes]
-    return "\n".join(lines) + "}\n"
-
-
-def _html(board: Leaderboard) -> str:
-    esc = html.escape
-    lines = ['<table class="leaderboard">', "<thead>", "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in board.headers())
-             + "</tr>", "</thead>", "<tbody>"]
-    for (_, texts), (_, bolds) in zip(board.table.iterrows(), board.bold.iterrows()):
-        cells = [f"<b>{esc(str(t))}</b>" if b and t else esc(str(t)) for t, b in zip(texts, bolds)]
-        lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    lines += ["</tbody>", "</table>", f"<p>{esc(board.caption())}</p>"]
-    lines += [f"<p>{esc(note)}</p>" for note in board.footnotes]
-    return "\n".join(lines) + "\n"
-
-
-def _github(board: Leaderboard) -> str:
-    body = [[c.replace("|", r"\|") for c in row] for row in _marked(board, lambda t: f"**{t}**")]
-    text = tabulate(body, headers=board.headers(), tablefmt="github", disable_numparse=True)
-    return "\n\n".join([text, board.caption(), *board.footnotes]) + "\n"
-
-
-def _json_value(value):
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, bool):
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _json(board: Leaderboard) -> str:
-    fields = ["label", "variant", "method", "pair", "budget", "task", "mean", "std", "n", "seconds", "seconds_std",
-              "projected_h", "images", "speedup", "deviations", "deviation_notes", "best", "baseline", "from_tag"]
-    if board.vs_paper:
-        fields += ["paper", "paper_diff", "paper_verified", "paper_source"]
-    records = []
-    for _, c in board.cells.iterrows():
-        record = {f: _json_value(c[f]) for f in fields}
-        record.update(metric=board.metric, which=board.which, time=board.time)
-        record["deviations"], record["best"] = bool(c["deviations"]), bool(c["best"])
-        records.append(record)
-    return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def render(board: Leaderboard, fmt: str = "github") -> str:
-    """Render as github (markdown), csv, latex (booktabs), html or json.
-
-    csv is the plain table (pair ids as headers, no markup, no footnote texts); json holds one
-    record per cell with the numbers in store units (fractions, seconds, hours).
-    """
-    if fmt not in FORMATS:
-        raise BenchError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if board.table.empty:
-        return {"json": "[]\n", "csv": "Method\n"}.get(fmt, "no finished runs\n")
-    if fmt == "csv":
-        return board.table.to_csv(index=False)
-    return {"json": _json, "github": _github, "latex": _latex, "html": _html}[fmt](board)
-
-
-# -- export files ---------------------------------------------------------------------------------
-def _suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        raise BenchError(f"unknown export format {path.name!r}: use a file ending in "
-                         f"{' or '.join(EXPORT_SUFFIXES)}")
-    return suffix
-
-
-def export(runs: pd.DataFrame, path: str | Path) -> Path:
-    """Write a runs frame (run_id, run_name, status, start_time, tags.*, params.*, metrics.*) to
-    csv or parquet, chosen by the suffix; tags and params are written as strings."""
-    path = Path(path)
-    suffix = _suffix(path)
-    columns = [c for c in FIXED_COLUMNS if c in runs.columns]
-    for prefix in ("tags.", "params.", "metrics."):
-        columns += sorted(c for c in runs.columns if c.startswith(prefix))
-    frame = runs[columns].copy()
-    for c in columns:
-        if c.startswith(("tags.", "params.")) or c in ("run_id", "run_name", "status"):
-            frame[c] = _strings(frame[c])
-        elif c.startswith("metrics.") or c == "start_time":
-            frame[c] = pd.to_numeric(frame[c], errors="coerce")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as exc:
-            raise BenchError(f"writing parquet needs pyarrow ({exc}); use a .csv file instead") from None
-    return path
-
-
-def load_export(path: str | Path) -> pd.DataFrame:
-    """Read a file written by ``export`` back into a runs frame like ``Tracker.runs``'s: tags and
-    params strings, metrics floats, ``start_time`` integers. csv cannot tell an empty tag from a
-    missing one: both read back as missing (the leaderboard treats them alike)."""
-    path = Path(path)
-    suffix = _suffix(path)
-    if not path.is_file():
-        raise BenchError(f"export file {str(path)!r} does not exist")
-    if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    else:
-        try:
-            frame = pd.read_parquet(path)
-        except ImportError as exc:
-            raise BenchError(f"reading parquet needs pyarrow ({exc})") from None
-    for c in frame.columns:
-        if c.startswith("metrics.") or c == "start_time":
-            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)  # "" -> NaN
-        else:
-            frame[c] = tag_text(frame[c]) if suffix == ".csv" else _strings(frame[c])
-            frame[c] = _strings(frame[c])  # the dtype pandas infers for strings
-    if "start_time" in frame.columns and frame["start_time"].notna().all():
-        frame["start_time"] = frame["start_time"].astype("int64")
-    return frame

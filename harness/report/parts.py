@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.core.errors import BenchError
 from harness.record.provenance import git_state
-from harness.report.leaderboard import load_export
+from harness.report.exports import load_export
 
 SHA, DIRTY, KEY = "tags.dfkd.git_sha", "tags.dfkd.git_dirty", "tags.dfkd.grid_key"
 

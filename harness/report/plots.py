@@ -1,7 +1,7 @@
 """Accuracy (or mIoU) against synthesis time: one marker per (variant, pair) with error bars over
 seeds, and each pair's Pareto front (the best metric reachable within a time) as a step line.
 
-The numbers come from ``harness.report.leaderboard`` (the same tidy/aggregate steps as the tables), and
+The numbers come from ``harness.report.cells`` (the same cells as the tables), and
 the directions (metric up, seconds down) from its ``METRIC_DIRECTIONS``. The real-data baselines
 have no synthesis time: they are drawn as horizontal reference lines and are never on a front.
 Matplotlib is imported here only, with the Agg canvas (no display needed).
@@ -16,8 +16,9 @@ from typing import Literal
 import pandas as pd
 
 from harness.core.errors import BenchError
-from harness.report import leaderboard as lb
 from harness.report import rows as table_rows
+from harness.report.cells import cells_of
+from harness.report.runs import PERCENT_METRICS, higher_is_better, metric_of, tag_text, tidy
 
 FRONT_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")  # one per pair
 POINT_COLUMNS = ["label", "variant", "pair", "budget", "x_mean", "x_std", "y_mean", "y_std", "n", "on_front"]
@@ -34,8 +35,8 @@ class PlotData:
 
 def pareto_front(x: pd.Series, y: pd.Series, x_name: str = "synthesis_s", y_name: str = "acc") -> pd.Series:
     """True for the points no other point beats: at least as good on both axes and better on one."""
-    sx = 1 if lb.higher_is_better(x_name) else -1  # +1: larger is better
-    sy = 1 if lb.higher_is_better(y_name) else -1
+    sx = 1 if higher_is_better(x_name) else -1  # +1: larger is better
+    sy = 1 if higher_is_better(y_name) else -1
     on = []
     for i in x.index:
         xi, yi = sx * x[i], sy * y[i]
@@ -51,22 +52,17 @@ def plot_data(runs: pd.DataFrame, task: str | None = None, budget: str | None = 
     if runs is None or runs.empty:
         raise BenchError(f"nothing to plot for task {task!r}: no finished runs")
     if task is not None and "tags.dfkd.task" in runs.columns:
-        tags = lb.tag_text(runs["tags.dfkd.task"])
+        tags = tag_text(runs["tags.dfkd.task"])
         runs = runs[tags.isna() | (tags == task)]
-    metric = lb.metric_of(runs)
-    rows = lb.tidy(runs, metric, which, "synthesis")
+    metric = metric_of(runs)
+    rows = tidy(runs, metric, which, "synthesis")
     if budget:
         rows = rows[rows["budget"] == budget]
     if rows.empty:
         raise BenchError(f"nothing to plot for task {task!r}: no finished runs"
                          + (f" of budget {budget!r}" if budget else ""))
-    cells = lb.aggregate(rows)
-    if not cells["method"].map(table_rows.is_teacher).any():  # the teacher's line from the runs' tags
-        tagged = lb.teacher_cells(rows)
-        cells = pd.concat([tagged, cells], ignore_index=True) if not tagged.empty else cells
-    several = rows["budget"].nunique() > 1
-    cells["label"] = [lb.label_of(v, b, several) for v, b in zip(cells["variant"], cells["budget"])]
-    baseline = cells["method"].map(table_rows.is_baseline)
+    cells = cells_of(rows)
+    baseline = cells["baseline"]
     drawable = ~baseline & cells["seconds"].gt(0) & cells["mean"].notna()
     points = cells[drawable].rename(columns={"seconds": "x_mean", "seconds_std": "x_std", "mean": "y_mean",
                                              "std": "y_std"})
@@ -98,7 +94,7 @@ def plot(runs: pd.DataFrame, task: str, output_base: Path, budget: str | None = 
     from matplotlib.lines import Line2D
 
     points, references, metric = plot_data(runs, task, budget, which)
-    scale = 100 if metric in lb.PERCENT_METRICS else 1
+    scale = 100 if metric in PERCENT_METRICS else 1
     pairs = list(dict.fromkeys(points["pair"]))
     labels = list(dict.fromkeys(points["label"]))
     shapes = "osD^vP*Xh<>"

@@ -75,11 +75,6 @@ class ResNet(nn.Module):
         """The modules whose outputs are the stages' feature maps, shallow to deep."""
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
-    def cmi_feature_modules(self) -> list[nn.Module]:
-        """CMI hooks read the inputs of the four stages (docs/methods.md#cmi, docs/methods.md#cmi-feature-dimensions),
-        not the BN inputs."""
-        return [self.layer1, self.layer2, self.layer3, self.layer4]
-
     def forward(self, x: Tensor, return_features: bool = False):
         out = torch.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))

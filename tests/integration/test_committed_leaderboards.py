@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.report.leaderboard import build, load_export, render
+from harness.report.exports import load_export
+from harness.report.leaderboard import build
+from harness.report.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = sorted((ROOT / "results" / "runs").glob("*.csv"))

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from harness.record.tracking import Tracker
-from harness.report.leaderboard import build, export, load_export, render
+from harness.report.exports import export, load_export
+from harness.report.leaderboard import build
 from harness.report.plots import POINT_COLUMNS, plot
+from harness.report.render import render
 
 TASK = "cifar10"
 WRN, R34 = "wrn40_2-wrn16_1", "resnet34-resnet18"

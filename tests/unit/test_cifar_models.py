@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from methods.cmi import InstanceFeatures
+from tasks.cifar import Cifar10
 from tasks.models.cifar import ARCHS, build
 
 NAMES = ["resnet18", "resnet34", "vgg11", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2"]
@@ -117,14 +118,14 @@ def test_cmi_feature_width(arch, width):
     """CMI's instance features have the docs/methods.md#cmi-feature-dimensions width: stage inputs for resnet34,
     BN inputs otherwise."""
     model = build(arch, 10).eval()  # a fresh model: InstanceFeatures leaves its hooks registered
+    modules = Cifar10().feature_modules(model)
     if arch == "resnet34":
-        modules = model.cmi_feature_modules()
         assert modules == [model.layer1, model.layer2, model.layer3, model.layer4]
         assert sum(m[0].conv1.in_channels for m in modules) == width
     else:
-        assert not hasattr(model, "cmi_feature_modules")
+        assert modules is None
         assert sum(m.num_features for m in model.modules() if isinstance(m, nn.BatchNorm2d)) == width
-    features = InstanceFeatures(model)
+    features = InstanceFeatures(model, modules)
     with torch.no_grad():
         _, feats = features.collect(lambda: model(torch.randn(2, 3, 32, 32)))
     assert feats.shape == (2, width)

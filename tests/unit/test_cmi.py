@@ -232,7 +232,7 @@ def test_instance_features_are_spatial_means_of_bn_inputs(task):
 
 
 class Tiny(nn.Module):
-    """Two convs and a BN; cmi_feature_modules names the convs, so the BN is not hooked."""
+    """Two convs and a BN; naming the convs as the feature modules leaves the BN unhooked."""
 
     def __init__(self):
         super().__init__()
@@ -240,18 +240,15 @@ class Tiny(nn.Module):
         self.bn = nn.BatchNorm2d(3)
         self.conv2 = nn.Conv2d(3, 4, 3, padding=1)
 
-    def cmi_feature_modules(self):
-        return [self.conv1, self.conv2]
-
     def forward(self, x):
         return self.conv2(torch.relu(self.bn(self.conv1(x)))).mean(dim=(2, 3))
 
 
-def test_instance_features_use_cmi_feature_modules_inputs():
-    """A model with cmi_feature_modules() is hooked on those modules' inputs: [mean(x) | mean(conv2 input)]."""
+def test_instance_features_use_the_given_modules_inputs():
+    """Given feature modules, the hooks read those modules' inputs: [mean(x) | mean(conv2 input)]."""
     torch.manual_seed(0)
     model = Tiny().eval()
-    features = InstanceFeatures(model)
+    features = InstanceFeatures(model, [model.conv1, model.conv2])
     x = torch.randn(2, 2, 5, 5)
     with torch.no_grad():
         out, feats = features.collect(lambda: model(x))

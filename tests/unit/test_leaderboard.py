@@ -14,14 +14,11 @@ import pytest
 
 from harness.core.errors import BenchError
 from harness.report import paper_numbers
-from harness.report.leaderboard import (
-    METRIC_DIRECTIONS,
-    build,
-    export,
-    load_export,
-    render,
-)
+from harness.report.exports import export, load_export
+from harness.report.leaderboard import build
 from harness.report.plots import pareto_front, plot_data
+from harness.report.render import render
+from harness.report.runs import METRIC_DIRECTIONS
 
 WRN, R34 = "wrn40_2-wrn16_1", "resnet34-resnet18"
 TEACHER = {WRN: "0.9487", R34: "0.957"}

@@ -7,7 +7,7 @@ import pytest
 from harness.core.errors import BenchError
 from harness.record.provenance import GitState
 from harness.report import parts
-from harness.report.leaderboard import export
+from harness.report.exports import export
 
 HERE = GitState("a" * 40, "false", "")
 
