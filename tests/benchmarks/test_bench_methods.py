@@ -17,10 +17,9 @@ import torch
 from harness.core.precision import Precision, configure_backends, prepare
 from harness.core.registry import METHODS
 from harness.core.timing import Stopwatch
-from harness.engine.build import build_synthesizer
+from harness.engine.build import build_synthesizer, seed_everything
 from harness.engine.distill import Distiller
 from harness.engine.plan import lookup_method, make_task, plan_runs
-from harness.engine.runner import seed_everything
 
 CAPPED_STEPS = 10
 TINY_BATCH = 32

@@ -56,4 +56,4 @@ def test_methods_without_segmentation_refuse_it():
     outcome = CliRunner().invoke(cli, ["run", "--methods", "cmi", "--task", "nyuv2", "--quiet"])
     assert outcome.exit_code == 2
     assert outcome.stderr.startswith("Error: method 'cmi' does not support segmentation (task nyuv2). "
-                                     "Methods that do: fast2, fast5, fast10, fast50, fast, deepinv, dafl, dfad")
+                                     "Methods that do: deepinv, dafl, dfad, fast, fast2, fast5, fast10, fast50")
