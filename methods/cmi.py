@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from harness.core.config import DistillConfig, option
-from harness.core.losses import BNStatistics, masked_adversarial
+from harness.core.losses import BNStatistics, ForwardTap, masked_adversarial
 from harness.core.synthesizer import (
     BestIterate,
     MethodSpec,
@@ -46,7 +46,7 @@ class CMIConfig(DistillConfig):
     ngf: int = option(64, min=1)
 
 
-class InstanceFeatures:
+class InstanceFeatures(ForwardTap):
     """Per-sample feature vectors from a network's forward (docs/methods.md#cmi, "instance mean").
 
     The spatial mean of the inputs of ``modules``, concatenated: those the task names for the
@@ -56,21 +56,12 @@ class InstanceFeatures:
     def __init__(self, model: nn.Module, modules: list[nn.Module] | None = None) -> None:
         if modules is None:
             modules = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-        self.values: list[Tensor] = []
-        self._active = False
-        self._handles = [m.register_forward_hook(self._hook) for m in modules]
-
-    def _hook(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-        if self._active:
-            self.values.append(inputs[0].mean(dim=(2, 3)))
+        super().__init__(modules, lambda inputs, output: inputs[0].mean(dim=(2, 3)))
 
     def collect(self, forward) -> tuple[Tensor, Tensor]:
         """Run ``forward()``; return its output and the concatenated features it produced."""
-        self.values, self._active = [], True
-        try:
+        with self.capture():
             result = forward()
-        finally:
-            self._active = False
         return result, torch.cat(self.values, dim=1)
 
 

@@ -3,7 +3,7 @@ with exact definitions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -159,31 +159,37 @@ def attention_transfer(student_maps: list[Tensor], teacher_maps: list[Tensor]) -
     return torch.stack(terms).sum()
 
 
-class StageOutputs:
-    """Forward hooks on a network's ``stages()`` that keep each stage's output while ``capture()``
-    is active; other forwards of the same network (synthesis, evaluation) cost nothing."""
+class ForwardTap:
+    """Forward hooks on ``modules`` that keep ``read(inputs, output)`` of each call made while
+    ``capture()`` is active, in call order; other forwards of the same network (synthesis,
+    evaluation) cost nothing."""
 
-    def __init__(self, model: nn.Module) -> None:
-        stages = getattr(model, "stages", None)
-        if stages is None:
-            raise BenchError(f"{type(model).__name__} does not declare its stages (a stages() method), "
-                             f"which attention transfer needs")
-        self.modules = list(stages())
-        self.outputs: list[Tensor] = []
+    def __init__(self, modules: list[nn.Module], read: Callable[[tuple[Tensor, ...], Tensor], Tensor]) -> None:
+        self.modules, self.read = modules, read
+        self.values: list[Tensor] = []
         self._active = False
-        self._handles = [m.register_forward_hook(self._hook) for m in self.modules]
+        self._handles = [m.register_forward_hook(self._hook) for m in modules]
 
     def _hook(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
         if self._active:
-            self.outputs.append(output)
+            self.values.append(self.read(inputs, output))
 
     @contextmanager
-    def capture(self) -> Iterator[StageOutputs]:
-        self.outputs, self._active = [], True
+    def capture(self) -> Iterator[ForwardTap]:
+        self.values, self._active = [], True
         try:
             yield self
         finally:
             self._active = False
+
+
+def stage_outputs(model: nn.Module) -> ForwardTap:
+    """A tap on the outputs of ``model.stages()``."""
+    stages = getattr(model, "stages", None)
+    if stages is None:
+        raise BenchError(f"{type(model).__name__} does not declare its stages (a stages() method), "
+                         f"which attention transfer needs")
+    return ForwardTap(list(stages()), lambda inputs, output: output)
 
 
 class AttentionTransfer:
@@ -192,7 +198,7 @@ class AttentionTransfer:
     same spatial sizes, for the maps to be compared point by point."""
 
     def __init__(self, teacher: nn.Module, student: nn.Module, weight: float) -> None:
-        self.teacher, self.student = StageOutputs(teacher), StageOutputs(student)
+        self.teacher, self.student = stage_outputs(teacher), stage_outputs(student)
         if len(self.teacher.modules) != len(self.student.modules):
             raise BenchError(f"attention transfer needs as many teacher as student stages, got "
                              f"{len(self.teacher.modules)} and {len(self.student.modules)}")
@@ -204,8 +210,8 @@ class AttentionTransfer:
             yield self
 
     def loss(self) -> Tensor:
-        for t, s in zip(self.teacher.outputs, self.student.outputs):
+        for t, s in zip(self.teacher.values, self.student.values):
             if t.shape[2:] != s.shape[2:]:
                 raise BenchError(f"attention transfer compares maps of one size; a stage gave the teacher "
                                  f"{tuple(t.shape[2:])} and the student {tuple(s.shape[2:])}")
-        return self.weight * attention_transfer(self.student.outputs, self.teacher.outputs)
+        return self.weight * attention_transfer(self.student.values, self.teacher.values)

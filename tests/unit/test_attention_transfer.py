@@ -43,10 +43,10 @@ def test_stage_outputs_are_the_stage_feature_maps():
     x = torch.randn(2, 1, 16, 16)
     with penalty.capture():
         teacher(x), student(x)
-    assert [tuple(o.shape[1:]) for o in penalty.teacher.outputs] == [(32, 16, 16), (64, 8, 8), (128, 4, 4)]
-    assert [tuple(o.shape[1:]) for o in penalty.student.outputs] == [(16, 16, 16), (32, 8, 8), (64, 4, 4)]
+    assert [tuple(o.shape[1:]) for o in penalty.teacher.values] == [(32, 16, 16), (64, 8, 8), (128, 4, 4)]
+    assert [tuple(o.shape[1:]) for o in penalty.student.values] == [(16, 16, 16), (32, 8, 8), (64, 4, 4)]
     teacher(x)  # outside capture(): nothing is kept
-    assert len(penalty.teacher.outputs) == 3
+    assert len(penalty.teacher.values) == 3
 
 
 def zskt(cpu, *sets):
