@@ -1,12 +1,13 @@
 # Shared by the scripts that produce committed artefacts (results, shipped teachers): they are
 # evidence only when the code that made them is exactly a commit.
 
-# Refuse to run unless the working tree is exactly HEAD (no change, no untracked file that git
-# does not ignore): every run then records a commit that identifies its code.
+# Refuse to run unless the code is exactly HEAD (no change, no untracked file that git does not
+# ignore, outside results/ where the tables land): every run then records a commit that identifies
+# its code (harness/record/provenance.py draws the same line).
 require_clean_tree() {
-    if [ -n "$(git status --porcelain)" ]; then
+    if [ -n "$(git status --porcelain -- . ':(exclude)results')" ]; then
         echo "Error: the working tree has uncommitted changes; commit or stash them first:" >&2
-        git status --short >&2
+        git status --short -- . ':(exclude)results' >&2
         exit 2
     fi
 }

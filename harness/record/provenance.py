@@ -4,7 +4,9 @@ how many cores the run had to itself.
 A commit alone does not identify the code when the working tree has uncommitted changes, so a
 dirty tree is recorded as such, with a short hash of the difference (tracked changes and the
 contents of untracked, not ignored files): two runs with the same SHA and diff hash ran the same
-code. Outside a git checkout (an installed wheel) every field is ``unknown``.
+code. The committed results (``results/``) are what the code produces, not part of it: a script
+that makes several tables exports the first before it runs the next, and those runs still ran the
+commit's code exactly. Outside a git checkout (an installed wheel) every field is ``unknown``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 UNKNOWN = "unknown"
 CONCURRENT_ENV = "DFKD_CONCURRENT_JOBS"  # set by whoever runs CPU cells side by side (bench sweep --jobs)
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout: harness/record/provenance.py
+CODE = (".", ":(exclude)results")  # the pathspec of the code: everything but the committed results
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ def git_state(root: Path = SOURCE_ROOT) -> GitState:
     """The commit the code was run at and whether the working tree differed from it."""
     try:
         sha = _git("rev-parse", "HEAD", root=root).decode().strip()
-        diff = _git("diff", "HEAD", "--binary", root=root)
-        untracked = _git("ls-files", "--others", "--exclude-standard", "-z", root=root).split(b"\0")
+        diff = _git("diff", "HEAD", "--binary", "--", *CODE, root=root)
+        untracked = _git("ls-files", "--others", "--exclude-standard", "-z", "--", *CODE, root=root).split(b"\0")
     except (OSError, subprocess.SubprocessError):
         return GitState(UNKNOWN, UNKNOWN, "")
     digest = hashlib.sha256(diff)
