@@ -74,7 +74,7 @@ class TeacherEvaluation:
 
 
 class TeacherBaseline(Baseline):
-    name = family = "teacher"
+    settings_key = "teacher"
     Config = TeacherConfig
 
     @classmethod
@@ -83,7 +83,7 @@ class TeacherBaseline(Baseline):
 
 
 class ScratchBaseline(Baseline):
-    name = family = "scratch"
+    settings_key = "scratch"
     Config = ScratchConfig
     needs_teacher = False
 
@@ -93,7 +93,7 @@ class ScratchBaseline(Baseline):
 
 
 class KDBaseline(Baseline):
-    name = family = "kd"
+    settings_key = "kd"
     Config = KDConfig
 
     @classmethod

@@ -103,8 +103,7 @@ def contrastive_loss(head: nn.Module, local: Tensor, global_: Tensor, bank_local
 
 
 class CMISynthesizer(Synthesizer):
-    name = "cmi"
-    family = "cmi"
+    settings_key = "cmi"
     Config = CMIConfig
 
     def __init__(self, *args, **kwargs) -> None:

@@ -45,8 +45,7 @@ class DeepInvConfig(DistillConfig):
 
 
 class DeepInvSynthesizer(Synthesizer):
-    name = "deepinv"
-    family = "deepinv"
+    settings_key = "deepinv"
     supports = frozenset({"classification", "segmentation"})
     Config = DeepInvConfig
 

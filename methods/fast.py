@@ -60,8 +60,7 @@ class FastMetaConfig(FastConfig):
 class FastSynthesizer(Synthesizer):
     """``fast``: one generator optimised round after round, with a fresh Adam each round."""
 
-    name = "fast"
-    family = "fast"
+    settings_key = "fast"
     supports = frozenset({"classification", "segmentation"})
     Config = FastConfig
 
@@ -129,8 +128,7 @@ class FastSynthesizer(Synthesizer):
 class FastMetaSynthesizer(FastSynthesizer):
     """``fast_meta`` (Fast-k): each round adapts a clone of a meta-learned generator for k steps."""
 
-    name = "fast_meta"
-    family = "fast_meta"
+    settings_key = "fast_meta"
     Config = FastMetaConfig
 
     def __init__(self, *args, **kwargs) -> None:

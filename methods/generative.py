@@ -82,7 +82,6 @@ def pseudo_label_loss(teacher_logits: Tensor) -> Tensor:
 
 
 class GenerativeSynthesizer(Synthesizer):
-    family = "generative"
     Config = GenerativeConfig
     generates_on_sample = True
 
@@ -162,8 +161,7 @@ class ZSKTSynthesizer(GenerativeSynthesizer):
     """ZSKT: the adversarial recipe, plus the paper's attention-transfer term on the student
     when ``at > 0`` (teacher and student need as many stages, of matching spatial sizes)."""
 
-    name = "zskt"
-    family = "zskt"
+    settings_key = "zskt"
     Config = ZSKTConfig
 
     def __init__(self, *args, **kwargs) -> None:
@@ -182,20 +180,20 @@ class ZSKTSynthesizer(GenerativeSynthesizer):
 class DAFLSynthesizer(GenerativeSynthesizer):
     """DAFL: the teacher's one-hot, activation and information-entropy losses train the generator."""
 
-    name = family = "dafl"
+    settings_key = "dafl"
     supports = frozenset({"classification", "segmentation"})
 
 
 class DFQSynthesizer(GenerativeSynthesizer):
     """DFQ: the adversarial KL plus BN-statistics, one-hot and entropy terms."""
 
-    name = family = "dfq"
+    settings_key = "dfq"
 
 
 class DFADSynthesizer(GenerativeSynthesizer):
     """DFAD: the min-max game on the L1 distance between the logits."""
 
-    name = family = "dfad"
+    settings_key = "dfad"
     supports = frozenset({"classification", "segmentation"})
 
 

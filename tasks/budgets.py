@@ -25,20 +25,20 @@ Table = dict[str, dict[str, dict[str, Any]]]
 def embedded_classification(**quick: dict[str, Any]) -> Table:
     """The three budgets of an embedded classification task; ``quick`` replaces families' entries."""
     return {
-        "paper": {family: {} for family in (*DATA_FREE, *BASELINES)},
+        "paper": {key: {} for key in (*DATA_FREE, *BASELINES)},
         "quick": {
             "fast_meta": QUICK_POOL,
             "fast": QUICK_POOL,
             "deepinv": {"epochs": 6, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
             "cmi": {"epochs": 4, "kd_steps": 40, "ep_steps": 40, "batch_size": 128, "synthesis_batch_size": 64},
-            **{family: QUICK_GENERATIVE for family in ("dafl", "zskt", "dfq", "dfad")},
+            **{key: QUICK_GENERATIVE for key in ("dafl", "zskt", "dfq", "dfad")},
             "teacher": {},
             "scratch": {"epochs": 20, "batch_size": 64},
             "kd": {"epochs": 20, "batch_size": 64},
             **quick,
         },
         "smoke": {
-            **{family: SMOKE for family in DATA_FREE},
+            **{key: SMOKE for key in DATA_FREE},
             "fast_meta": {**SMOKE, "g_steps": 2},
             "fast": {**SMOKE, "g_steps": 2},
             "deepinv": {**SMOKE, "g_steps": 3},

@@ -39,18 +39,18 @@ REFERENCE_BASELINE_PAIR = "wrn40_2-wrn16_1"  # the only pair the reference's bas
 # the WRN values.
 _FAST_PAIR = {"resnet34-resnet18": {"adv": 1.33, "oh": 0.5}, "vgg11-resnet18": {"adv": 1.0, "oh": 0.5}}
 # Baseline cells a reference script gives beyond WRN-40-2 -> WRN-16-1 on CIFAR-10: (task, pair,
-# family) -> (settings that differ from the method's defaults, the script). REF-CMI's
+# settings key) -> (settings that differ from the method's defaults, the script). REF-CMI's
 # dfq_cifar10_res34_res18.sh runs CIFAR-100 despite its name (docs/methods.md#ref-cmi-scripts).
 _BASELINE_SCRIPTS = {("cifar100", "resnet34-resnet18", "dfq"): ({"lr": 0.05}, "REF-CMI's DFQ ResNet-34 script")}
-_FAST_FAMILIES = ("fast", "fast_meta")
-_BASELINE_FAMILIES = ("deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
+_FAST_KEYS = ("fast", "fast_meta")
+_BASELINE_KEYS = ("deepinv", "cmi", "dafl", "zskt", "dfq", "dfad")
 
 _QUICK = {
     "fast_meta": {"epochs": 22, "kd_steps": 100, "ep_steps": 100},
     "fast": {"epochs": 22, "kd_steps": 100, "ep_steps": 100},
     "deepinv": {"epochs": 10, "kd_steps": 100, "ep_steps": 100},
     "cmi": {"epochs": 10, "kd_steps": 100, "ep_steps": 100},
-    **{family: {"epochs": 20, "ep_steps": 100} for family in ("dafl", "zskt", "dfad")},
+    **{key: {"epochs": 20, "ep_steps": 100} for key in ("dafl", "zskt", "dfad")},
     "dfq": {"epochs": 20, "ep_steps": 100},
     "teacher": {},
     "scratch": {"epochs": 30},
@@ -59,7 +59,7 @@ _QUICK = {
 _SMOKE_DATA_FREE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 8, "synthesis_batch_size": 8,
                     "eval_batch_size": 256}
 _SMOKE = {
-    **{family: _SMOKE_DATA_FREE for family in (*_FAST_FAMILIES, *_BASELINE_FAMILIES)},
+    **{key: _SMOKE_DATA_FREE for key in (*_FAST_KEYS, *_BASELINE_KEYS)},
     "fast_meta": {**_SMOKE_DATA_FREE, "g_steps": 2},
     "fast": {**_SMOKE_DATA_FREE, "g_steps": 2},
     "deepinv": {**_SMOKE_DATA_FREE, "g_steps": 2},
@@ -70,7 +70,7 @@ _SMOKE = {
     "kd": {"epochs": 1, "batch_size": 64, "eval_batch_size": 256},
 }
 _BASELINES = ("teacher", "scratch", "kd")
-_BUDGETS = {"paper": {family: {} for family in (*_FAST_FAMILIES, *_BASELINE_FAMILIES, *_BASELINES)},
+_BUDGETS = {"paper": {key: {} for key in (*_FAST_KEYS, *_BASELINE_KEYS, *_BASELINES)},
             "quick": _QUICK, "smoke": _SMOKE}
 
 
@@ -124,18 +124,18 @@ class _Cifar(Task):
         # docs/methods.md#teacher-training (REF-CMI)
         return Recipe(epochs=200, batch_size=256, lr=0.1, weight_decay=1e-4)
 
-    def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
-        if family in _FAST_FAMILIES:
+    def pair_settings(self, pair: str, key: str) -> dict[str, Any]:
+        if key in _FAST_KEYS:
             return dict(_FAST_PAIR.get(pair, {}))
-        settings, _ = _BASELINE_SCRIPTS.get((self.name, pair, family), ({}, ""))
+        settings, _ = _BASELINE_SCRIPTS.get((self.name, pair, key), ({}, ""))
         return dict(settings)
 
-    def cell_notes(self, pair: str, family: str) -> list[str]:
-        if (self.name, pair, family) in _BASELINE_SCRIPTS:
-            return [f"{family} on {self.name} {pair}: the settings of {_BASELINE_SCRIPTS[self.name, pair, family][1]} "
+    def cell_notes(self, pair: str, key: str) -> list[str]:
+        if (self.name, pair, key) in _BASELINE_SCRIPTS:
+            return [f"{key} on {self.name} {pair}: the settings of {_BASELINE_SCRIPTS[self.name, pair, key][1]} "
                     f"(docs/methods.md#ref-cmi-scripts)"]
-        if family in _BASELINE_FAMILIES and (pair != REFERENCE_BASELINE_PAIR or self.name != "cifar10"):
-            return [f"{family} on {self.name} {pair}: no reference settings; the WRN-40-2 -> WRN-16-1 "
+        if key in _BASELINE_KEYS and (pair != REFERENCE_BASELINE_PAIR or self.name != "cifar10"):
+            return [f"{key} on {self.name} {pair}: no reference settings; the WRN-40-2 -> WRN-16-1 "
                     f"CIFAR-10 settings are used (docs/methods.md#ref-cmi-scripts)"]
         return []
 

@@ -71,7 +71,7 @@ class Digits(Task):
     def teacher_recipe(self, arch: str) -> Recipe:
         return Recipe(epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4)
 
-    def method_defaults(self, family: str) -> dict[str, Any]:
+    def method_defaults(self, key: str) -> dict[str, Any]:
         # Generators scale with the task (docs/methods.md#decisions): nz 64, about 32 channels for 16x16 digits.
-        return {"nz": 64, "ngf": 32} if family in GENERATORS else {}
+        return {"nz": 64, "ngf": 32} if key in GENERATORS else {}
 

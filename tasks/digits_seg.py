@@ -36,15 +36,15 @@ THRESHOLD = 0.25
 SPLITS = {"train": (4000, 1), "test": (800, 2)}  # split -> (canvases, composition seed)
 ARCHS = {"unet_large": unet_large, "unet_small": unet_small}
 
-# Per-budget overrides by method family. `paper` is the methods' defaults unchanged.
+# Per-budget overrides by method settings key. `paper` is the methods' defaults unchanged.
 _QUICK_POOL = {"epochs": 40, "kd_steps": 40, "ep_steps": 40, "batch_size": 64, "synthesis_batch_size": 64}
 _QUICK_GENERATIVE = {"epochs": 20, "ep_steps": 40, "batch_size": 64, "synthesis_batch_size": 64}
 _SMOKE = {"epochs": 2, "kd_steps": 2, "ep_steps": 2, "batch_size": 8, "synthesis_batch_size": 8,
           "eval_batch_size": 256}
 _SMOKE_SUPERVISED = {"epochs": 1, "batch_size": 64, "eval_batch_size": 256}
-_FAMILIES = ("fast_meta", "fast", "deepinv", "dafl", "dfad", "teacher", "scratch", "kd")
+_KEYS = ("fast_meta", "fast", "deepinv", "dafl", "dfad", "teacher", "scratch", "kd")
 _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {family: {} for family in _FAMILIES},
+    "paper": {key: {} for key in _KEYS},
     "quick": {
         "fast_meta": _QUICK_POOL,
         "fast": _QUICK_POOL,
@@ -173,9 +173,9 @@ class DigitsSeg(SegmentationTask):
         # 12 epochs: test mIoU 0.978 (0.9375 after 10), about 3 minutes on 2 cores.
         return Recipe(epochs=12, batch_size=64, lr=0.05, weight_decay=5e-4)
 
-    def method_defaults(self, family: str) -> dict[str, Any]:
+    def method_defaults(self, key: str) -> dict[str, Any]:
         # Generators scale with the task (docs/methods.md#decision-segmentation-kd); no class targets for
         # segmentation (oh = 0);
         # segmentation KD is a per-pixel KL at T = 1 (docs/methods.md#decision-segmentation-kd).
-        return dict(_METHOD_DEFAULTS.get(family, {}))
+        return dict(_METHOD_DEFAULTS.get(key, {}))
 

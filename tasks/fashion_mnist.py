@@ -115,6 +115,6 @@ class FashionMNIST(Task):
     def teacher_recipe(self, arch: str) -> Recipe:
         return Recipe(epochs=12, batch_size=128, lr=0.05, weight_decay=5e-4)
 
-    def method_defaults(self, family: str) -> dict[str, Any]:
+    def method_defaults(self, key: str) -> dict[str, Any]:
         # The digits' generator size (nz 64, 32 channels) for 28x28 images.
-        return {"nz": 64, "ngf": 32} if family in GENERATORS else {}
+        return {"nz": 64, "ngf": 32} if key in GENERATORS else {}

@@ -32,33 +32,33 @@ RESIZE = 256  # shorter side (docs/methods.md#nyuv2-transforms)
 CROP = 128
 LAYOUT_HINT = "see the README: extract NYUv2 with the nyuv2-python-toolkit layout"
 
-_FAST_FAMILIES = ("fast_meta", "fast")
+_FAST_KEYS = ("fast_meta", "fast")
 _GENERATIVE = ("dafl", "dfad")
-_DATA_FREE = (*_FAST_FAMILIES, "deepinv", *_GENERATIVE)
+_DATA_FREE = (*_FAST_KEYS, "deepinv", *_GENERATIVE)
 _SUPERVISED = ("scratch", "kd")
 
-# Every family's test-time batch: full 256x341 frames through DeepLab-R50 (the configs' 1024 is
+# Every method's test-time batch: full 256x341 frames through DeepLab-R50 (the configs' 1024 is
 # meant for 32x32 CIFAR images). Evaluation only, so results do not depend on it.
 _EVAL_BATCH = {"eval_batch_size": 16}
 
 _QUICK = {
     # Pool methods: one synthesis round of g_steps per epoch (never cut, docs/methods.md#decisions), 50 KD steps.
-    **{family: {"epochs": 20, "kd_steps": 50, "ep_steps": 50} for family in _FAST_FAMILIES},
+    **{key: {"epochs": 20, "kd_steps": 50, "ep_steps": 50} for key in _FAST_KEYS},
     # DeepInv's 2000 pixel steps per round dominate: two rounds of a half batch.
     "deepinv": {"epochs": 2, "kd_steps": 50, "ep_steps": 50, "synthesis_batch_size": 32},
     # Generative methods: 20 generator rounds of 5 student steps per epoch (DFAD: 50 rounds).
-    **{family: {"epochs": 20, "ep_steps": 100} for family in _GENERATIVE},
-    **{family: {"epochs": 20} for family in _SUPERVISED},
+    **{key: {"epochs": 20, "ep_steps": 100} for key in _GENERATIVE},
+    **{key: {"epochs": 20} for key in _SUPERVISED},
 }
 _SMOKE_DATA_FREE = {"epochs": 1, "kd_steps": 1, "ep_steps": 1, "batch_size": 2, "synthesis_batch_size": 2,
                     "eval_batch_size": 2, "g_steps": 1}
 _SMOKE = {
-    **{family: _SMOKE_DATA_FREE for family in _DATA_FREE},
-    **{family: {"epochs": 1, "batch_size": 2, "eval_batch_size": 2} for family in _SUPERVISED},
+    **{key: _SMOKE_DATA_FREE for key in _DATA_FREE},
+    **{key: {"epochs": 1, "batch_size": 2, "eval_batch_size": 2} for key in _SUPERVISED},
     "teacher": {"eval_batch_size": 2},
 }
 _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {family: {} for family in (*_DATA_FREE, "teacher", *_SUPERVISED)},
+    "paper": {key: {} for key in (*_DATA_FREE, "teacher", *_SUPERVISED)},
     "quick": {**_QUICK, "teacher": {}}, "smoke": _SMOKE}
 
 # Task-level method defaults (docs/methods.md#data-free-segmentation and docs/methods.md#decision-segmentation-kd).
@@ -66,8 +66,8 @@ _BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
 # its KD is a per-pixel KL at T = 1. DCGAN generators (nz 256, ngf 64) produce 128x128 images.
 _GENERATOR = {"nz": 256, "ngf": 64, "batch_size": 64, "synthesis_batch_size": 64, "generator": "dcgan"}
 _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    **{family: {**_GENERATOR, "oh": 0.0, "adv": 1.0, "bn": 10.0, "lr": 0.1, "T": 1.0}
-       for family in _FAST_FAMILIES},
+    **{key: {**_GENERATOR, "oh": 0.0, "adv": 1.0, "bn": 10.0, "lr": 0.1, "T": 1.0}
+       for key in _FAST_KEYS},
     "deepinv": {"oh": 0.0, "T": 1.0, "batch_size": 64, "synthesis_batch_size": 64},
     "dafl": dict(_GENERATOR),
     # DFAD-REPO's NYUv2 script (docs/methods.md#data-free-segmentation): its tanh GeneratorB with N(0, 0.02) init,
@@ -79,7 +79,7 @@ _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
              "lr_step_frac": 1 / 3, "lr_step_gamma": 0.3, "adv_loss": "log_l1", "weight_decay": 5e-5,
              "epochs": 300, "ep_steps": 250},
     # The scratch ("Student") and KD rows train like the teacher (teacher_recipe).
-    **{family: {"epochs": 100, "batch_size": 16, "lr": 0.05} for family in _SUPERVISED},
+    **{key: {"epochs": 100, "batch_size": 16, "lr": 0.05} for key in _SUPERVISED},
 }
 
 
@@ -204,16 +204,16 @@ class NYUv2(SegmentationTask):
         # step decay at 60/75/90%. Backbones start from scratch (pretrained_backbone=False).
         return Recipe(epochs=100, batch_size=16, lr=0.05, weight_decay=1e-4)
 
-    def method_defaults(self, family: str) -> dict[str, Any]:
-        return {**_EVAL_BATCH, **_METHOD_DEFAULTS.get(family, {})}
+    def method_defaults(self, key: str) -> dict[str, Any]:
+        return {**_EVAL_BATCH, **_METHOD_DEFAULTS.get(key, {})}
 
-    def cell_notes(self, pair: str, family: str) -> list[str]:
-        if family == "dfad":
+    def cell_notes(self, pair: str, key: str) -> list[str]:
+        if key == "dfad":
             return ["dfad on nyuv2: DFAD-REPO's NYUv2 script (docs/methods.md#data-free-segmentation); "
                     "its tanh output is read as an image "
                     "normalised with mean/std 0.5 and renormalised with the task's statistics"]
-        if family in _DATA_FREE:
-            return [f"{family} on nyuv2: data-free segmentation follows the "
+        if key in _DATA_FREE:
+            return [f"{key} on nyuv2: data-free segmentation follows the "
                     f"docs/methods.md#data-free-segmentation proposal (no reference "
                     f"code); settings chosen"]
         return []

@@ -49,9 +49,10 @@ class Method:
     """What every registered class declares, a data-free synthesizer or a real-data baseline
     (``harness.core.job.Baseline``): read by the planner and the builder before anything is built."""
 
-    name: ClassVar[str]
-    # The key of the task's per-method tables (budgets, method defaults, pair settings).
-    family: ClassVar[str]
+    # This class's key in a task's settings tables (budgets, method defaults, pair settings): the
+    # presets registered on one class (fast2 ... fast50) share it. Not a name users see: a method's
+    # name is the one it is registered under, its family is its file (``Registry.family``).
+    settings_key: ClassVar[str]
     supports: ClassVar[frozenset[str]] = frozenset({"classification"})
     Config: ClassVar[type]
     generates_on_sample: ClassVar[bool] = False
@@ -90,7 +91,7 @@ class Synthesizer(Method, ABC):
 
     def sample(self, batch_size: int) -> Tensor:
         """A normalised, KD-time-augmented batch from the pool."""
-        assert self.pool is not None, f"{self.name} has no pool"
+        assert self.pool is not None, f"{type(self).__name__} has no pool"
         return self.task.augment(self.pool.sample(batch_size))
 
     def end_kd_epoch(self) -> None:
@@ -111,8 +112,8 @@ class MethodSpec:
     notes: tuple[str, ...] = ()
 
     @property
-    def family(self) -> str:
-        return self.cls.family
+    def settings_key(self) -> str:
+        return self.cls.settings_key
 
 
 def require_no_class_targets(config: Any, task: Task) -> None:

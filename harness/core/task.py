@@ -52,8 +52,9 @@ class Task(ABC):
     # its module): every install then runs the teacher its committed results were produced with.
     shipped_teachers: ClassVar[dict[str, str]] = {}
     notes: ClassVar[tuple[str, ...]] = ()
-    # budget (paper, quick, smoke) -> method family -> config overrides; every family the task
-    # supports needs an entry in every budget (``paper`` entries are usually empty).
+    # budget (paper, quick, smoke) -> method settings key (``Method.settings_key``) -> config
+    # overrides; every method the task supports needs an entry in every budget (``paper`` entries
+    # are usually empty).
     budgets: ClassVar[dict[str, dict[str, dict[str, Any]]]]
 
     # arch -> builder(num_classes, in_channels); ``build_model`` checks the name against it.
@@ -115,27 +116,27 @@ class Task(ABC):
         return Recipe()
 
     # -- layered settings (docs/methods.md#decision-config-layering) ---------------------------
-    def method_defaults(self, family: str) -> dict[str, Any]:
-        """Task-level defaults for a method family (e.g. generator size)."""
+    def method_defaults(self, key: str) -> dict[str, Any]:
+        """Task-level defaults for the methods of settings key ``key`` (e.g. generator size)."""
         return {}
 
-    def pair_settings(self, pair: str, family: str) -> dict[str, Any]:
+    def pair_settings(self, pair: str, key: str) -> dict[str, Any]:
         """The reference's per-pair values (e.g. Fast's adv/bn/oh)."""
         return {}
 
-    def cell_notes(self, pair: str, family: str) -> list[str]:
-        """Deviations specific to a (pair, method family) cell, e.g. settings the reference never gave."""
+    def cell_notes(self, pair: str, key: str) -> list[str]:
+        """Deviations specific to a (pair, method settings key) cell, e.g. settings the reference never gave."""
         return []
 
-    def budget(self, budget: str, family: str) -> dict[str, Any]:
-        """Overrides for ``budget`` (paper, quick, smoke) and a method family, from an explicit
+    def budget(self, budget: str, key: str) -> dict[str, Any]:
+        """Overrides for ``budget`` (paper, quick, smoke) and a method settings key, from an explicit
         entry of ``budgets``: a missing one is an error, never a silent fall back to the paper
         settings (days on a CPU)."""
         table = self.budgets.get(budget, {})
-        if family not in table:
-            raise BenchError(f"task {self.name} has no {budget!r} budget for {family}: add an entry to "
+        if key not in table:
+            raise BenchError(f"task {self.name} has no {budget!r} budget for {key}: add an entry to "
                              f"{type(self).__name__}.budgets (its {budget!r} entries: {', '.join(table) or 'none'})")
-        return dict(table[family])
+        return dict(table[key])
 
     # -- on-device image handling -----------------------------------------------------------
     def _mean_std(self, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -106,13 +106,13 @@ def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: 
                  sets: dict[str, Any]) -> Resolved:
     """The layering of docs/methods.md#decision-config-layering:
     method -> task -> pair -> budget -> variant -> --set."""
-    family = spec.family
+    key = spec.settings_key
     known = fields_of(spec.cls.Config)
     return resolve(spec.cls.Config, [
         (config.METHOD_DEFAULT, spec.preset),
-        (config.TASK, task.method_defaults(family)),
-        (config.PAIR, task.pair_settings(pair, family)),
-        (config.BUDGET, task.budget(budget, family)),
+        (config.TASK, task.method_defaults(key)),
+        (config.PAIR, task.pair_settings(pair, key)),
+        (config.BUDGET, task.budget(budget, key)),
         (config.VARIANT, variant),
         (config.SET, {k: v for k, v in sets.items() if k in known}),
     ])
@@ -142,7 +142,7 @@ def budget_note(budget: str, resolved: Resolved, paper: Resolved) -> str | None:
 def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: Resolved,
                paper: Resolved) -> tuple[str, ...]:
     """Every departure from the reference for this cell (docs/methods.md#decisions), for ``dfkd.deviations``."""
-    notes = [*task.notes, *task.cell_notes(pair, spec.family), *spec.notes,
+    notes = [*task.notes, *task.cell_notes(pair, spec.settings_key), *spec.notes,
              *spec.cls.deviations(resolved.config, task)]
     notes += filter(None, [budget_note(budget, resolved, paper)])
     notes += [f"{k}={v} ({resolved.sources[k]})" for k, v in resolved.overridden().items()]

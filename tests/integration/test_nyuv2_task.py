@@ -190,7 +190,7 @@ def test_every_family_resolves_at_every_budget(method, budget):
     _, spec, _ = lookup_method(method)
     pair = next(iter(task.pairs))
     config = resolve_cell(task, spec, pair, budget, {}, {}).config
-    if spec.family in ("fast", "fast_meta", "deepinv"):
+    if spec.settings_key in ("fast", "fast_meta", "deepinv"):
         require_no_class_targets(config, task)  # segmentation: oh must be 0
     if budget == "smoke":
         assert config.eval_batch_size == 2
@@ -200,15 +200,15 @@ def test_every_family_resolves_at_every_budget(method, budget):
 
 def test_method_defaults_and_budgets():
     task = NYUv2()
-    for family in ("fast_meta", "fast"):
-        defaults = task.method_defaults(family)
+    for key in ("fast_meta", "fast"):
+        defaults = task.method_defaults(key)
         assert {k: defaults[k] for k in ("nz", "ngf", "oh", "adv", "bn", "batch_size", "synthesis_batch_size",
                                          "lr", "generator")} == {
             "nz": 256, "ngf": 64, "oh": 0.0, "adv": 1.0, "bn": 10.0, "batch_size": 64,
             "synthesis_batch_size": 64, "lr": 0.1, "generator": "dcgan"}
     assert task.method_defaults("dfad")["adv_loss"] == "log_l1"
     assert task.method_defaults("dafl")["generator"] == "dcgan"
-    assert all(task.budget("paper", family) == {} for family in ("fast_meta", "dfad", "scratch"))
+    assert all(task.budget("paper", key) == {} for key in ("fast_meta", "dfad", "scratch"))
     assert task.budget("smoke", "fast_meta")["g_steps"] == 1
     assert task.budget("smoke", "kd") == {"epochs": 1, "batch_size": 2, "eval_batch_size": 2}
     assert task.teacher_recipe("deeplabv3_resnet50").batch_size == 16

@@ -24,7 +24,7 @@ def test_every_budget_has_an_explicit_entry_and_they_are_ordered(task, method):
     klass = TASKS.get(task)
     spec = METHODS.get(method) if method in METHODS else BASELINES.get(method)
     for budget in BUDGETS:
-        assert spec.family in klass.budgets[budget], f"{task} has no {budget} entry for {spec.family}"
+        assert spec.settings_key in klass.budgets[budget], f"{task} has no {budget} entry for {spec.settings_key}"
     cells = {budget: plan_runs(method, task, budget=budget)[0] for budget in BUDGETS}
     images = {budget: planned_images(spec, cell.config) for budget, cell in cells.items()}
     if images["paper"]:

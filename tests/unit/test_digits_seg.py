@@ -219,7 +219,7 @@ def test_budgets_and_method_defaults(task):
     assert task.method_defaults("fast")["oh"] == 0.0 and task.method_defaults("deepinv") == {"oh": 0.0, "T": 1.0}
     # Segmentation KD is a per-pixel KL at T = 1 (docs/methods.md#decision-segmentation-kd), not the pool
     # methods' T = 20.
-    assert all(task.method_defaults(family)["T"] == 1.0 for family in ("fast", "fast_meta", "deepinv"))
+    assert all(task.method_defaults(key)["T"] == 1.0 for key in ("fast", "fast_meta", "deepinv"))
     task.budget("quick", "fast")["epochs"] = 0  # callers get copies
     assert task.budget("quick", "fast")["epochs"] == 40
 
@@ -231,5 +231,5 @@ def test_settings_resolve_for_every_segmentation_method(task, method, budget):
     spec = METHODS.get(method) if method in METHODS else BASELINES.get(method)
     assert "segmentation" in spec.cls.supports
     resolved = resolve_cell(task, spec, "unet_large-unet_small", budget, {}, {})
-    for name, value in {**task.method_defaults(spec.family), **task.budget(budget, spec.family)}.items():
+    for name, value in {**task.method_defaults(spec.settings_key), **task.budget(budget, spec.settings_key)}.items():
         assert getattr(resolved.config, name) == value

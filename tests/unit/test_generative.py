@@ -315,7 +315,7 @@ def test_presets_match_spec_table():
     assert weights(dfad) == (1.0, 0.0, 0.0, 0.0, 0.0) and dfad.adv_loss == "l1" and dfad.kd_loss == "l1"
     for c in (dafl, zskt, dfq):
         assert c.kd_loss == "kl" and c.T == 1.0
-    assert [s.cls.name for s in (gen.dafl, gen.zskt, gen.dfq, gen.dfad)] == ["dafl", "zskt", "dfq", "dfad"]
+    assert [s.settings_key for s in (gen.dafl, gen.zskt, gen.dfq, gen.dfad)] == ["dafl", "zskt", "dfq", "dfad"]
 
 
 def test_config_defaults_match_spec():
