@@ -8,7 +8,7 @@ and the ones above it (tests/unit/test_architecture.py checks it)::
     engine/  one run: plan (name -> resolved config) -> runner -> distill / supervised, checkpoints
     report/  stored runs -> cells -> leaderboard tables and Pareto plots; committed exports
     launch/  many runs: sweeps on this machine, Slurm or Ray; rerun of a stored run
-    cli.py   ``bench``: parses flags, calls one of the above, prints one line per error
+    cli/     ``bench``: parses flags, calls one of the above, prints one line per error
 
 Methods and tasks are plugins: they import ``core`` and ``engine`` and are found through the
 registry by name, so the harness never imports them.

@@ -1,0 +1,62 @@
+"""The commands that show what is registered and how a cell resolves: `bench list`, `bench config show`."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(["methods", "baselines", "tasks", "pairs"]))
+@click.option("--task", "task_name", default=None, help="For pairs: only this task's.")
+@click.option("--details", is_flag=True,
+              help="methods, baselines: also the task kinds each supports and where docs/methods.md describes it "
+                   "(imports the methods).")
+def list_(what: str, task_name: str | None, details: bool) -> None:
+    """List registered methods, baselines, tasks or teacher-student pairs."""
+    from harness.core.registry import BASELINES, METHODS, TASKS
+
+    if what == "tasks":
+        for name in TASKS.names():
+            click.echo(name)
+    elif what in ("methods", "baselines"):
+        from tabulate import tabulate
+
+        registry = METHODS if what == "methods" else BASELINES
+        rows = []
+        for name in registry.names():
+            row = [name, registry.label(name), registry.family(name), registry.about(name).paper]
+            if details:
+                row += [", ".join(sorted(registry.get(name).cls.supports)),
+                        f"docs/methods.md#{registry.about(name).docs}"]
+            rows.append(row)
+        headers = ["name", "label", "family", "paper"] + (["supports", "described in"] if details else [])
+        click.echo(tabulate(rows, headers=headers, tablefmt="plain"))
+    else:
+        for name in [TASKS.canonical(task_name)] if task_name else TASKS.names():
+            for pair, (teacher, student) in TASKS.get(name).pairs.items():
+                click.echo(f"{name}\t{pair}\t(teacher {teacher}, student {student})")
+
+
+@click.group()
+def config() -> None:
+    """Inspect resolved configurations."""
+
+
+@config.command("show")
+@click.option("--method", "method", required=True, help="A method or variant, e.g. cmi:g_steps=5.")
+@click.option("--task", "task_name", default="digits", show_default=True)
+@click.option("--pair", default=None)
+@click.option("--budget", default=None)
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
+def config_show(method, task_name, pair, budget, sets) -> None:
+    """Print a cell's resolved config, each field with the layer that set it."""
+    from tabulate import tabulate
+
+    from harness.engine.plan import plan_runs
+
+    spec = plan_runs(method, task_name, pair, "0", budget, sets)[0]
+    rows = [(name, value, spec.resolved.sources[name]) for name, value in vars(spec.config).items()]
+    click.echo(f"{spec.variant} on {spec.task}, pair {spec.pair}, budget {spec.budget}")
+    click.echo(tabulate(rows, headers=["field", "value", "from"], tablefmt="github"))
+    click.echo(f"schedule: {spec.config.schedule()}")
+    click.echo(f"deviations: {'; '.join(spec.deviations) or 'none'}")

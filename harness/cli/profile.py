@@ -1,0 +1,40 @@
+"""`bench profile`: synthesis, KD and evaluation timed at a task's shapes."""
+
+from __future__ import annotations
+
+import click
+
+from harness.cli.options import performance_options
+from harness.core.errors import BenchError
+
+
+@click.command()
+@click.option("--task", "task_name", default="cifar100", show_default=True)
+@click.option("--pairs", "pair", default=None, help="One teacher-student pair (default: the task's first).")
+@click.option("--methods", default=None, help="Methods to time (default: fast5,deepinv,cmi,dafl).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Override the paper batch size (e.g. on a CPU).")
+@performance_options
+def profile(task_name, pair, methods, device, batch_size, precision, compile_) -> None:
+    """Time synthesis, KD and evaluation at a task's shapes with random weights (no data needed)."""
+    from tabulate import tabulate
+
+    from harness.core.devices import resolve_device
+    from harness.engine.profile import DEFAULT_METHODS
+    from harness.engine.profile import profile as run_profile
+
+    if batch_size is not None and batch_size < 1:
+        raise BenchError(f"invalid value {batch_size} for --batch-size: must be >= 1")
+    dev = resolve_device(device)
+    figures = run_profile(task_name, pair, methods or DEFAULT_METHODS, dev, batch_size, precision=precision,
+                          compile_forward=compile_)
+    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.per_s:,.2f}", f"{f.images_per_s:,.0f}",
+             f"{f.flops / 1e9:,.1f}", f"{f.flops_per_s / 1e9:,.1f}", f"{100 * f.peak_fraction:.1f}",
+             f"{f.peak_mb:,.0f}", "" if f.projected_paper_h is None else f"{f.projected_paper_h:.3f}")
+            for f in figures]
+    click.echo(f"{task_name} on {dev}, {precision}{', compiled' if compile_ else ''}, "
+               + (f"batch {batch_size} (projections at this batch size)" if batch_size else "paper batch sizes")
+               + f"; dense matmul peak measured {figures[0].device_flops_per_s / 1e9:,.0f} GFLOP/s")
+    click.echo(tabulate(rows, headers=["method", "operation", "seconds", "per s", "images/s", "GFLOP",
+                                       "GFLOP/s", "% of peak", "peak MB", "projected paper synthesis h"],
+                        tablefmt="github"))

@@ -1,0 +1,148 @@
+"""The commands that run cells: `bench run` (cells here, one after another), `bench sweep` (a grid,
+here, on Slurm or on Ray) and `bench rerun` (a stored run from its record)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness.cli.options import (
+    PART_HELP,
+    data_options,
+    grid_options,
+    make_tracker,
+    performance_options,
+    tracking_options,
+)
+from harness.core.errors import BenchError
+
+
+@click.command()
+@grid_options
+@click.option("--task", "task_name", default="digits", show_default=True, help="Task name (see `bench list tasks`).")
+@click.option("--pairs", default=None, help="Comma-separated teacher-student pairs (default: the task's first).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--resume", is_flag=True,
+              help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
+@click.option("--force", is_flag=True, help="With --resume: also take over RUNNING runs whose heartbeat is stale.")
+@performance_options
+@data_options
+@tracking_options
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_,
+        data_root, download, results_dir, tracking_uri) -> None:
+    """Run every (method, pair, seed) cell and log each as an MLflow run."""
+    from harness.core import interrupt
+    from harness.core.devices import resolve_device
+    from harness.engine.plan import plan_runs
+    from harness.engine.resume import Action, choose
+    from harness.engine.runner import execute
+
+    if force and not resume:
+        raise BenchError("--force only applies with --resume")
+    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download, precision, compile_)
+    resolve_device(device)
+    tracker = make_tracker(results_dir, tracking_uri)
+    plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else (Action.NEW, None)
+             for spec in specs]
+    if resume and all(action is Action.NEW for action, _ in plans):
+        raise BenchError(f"--resume: nothing to resume for {methods} on {task_name} (no KILLED resumable or "
+                         f"FINISHED run of these cells in {tracker.uri})")
+
+    interrupt.install()  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
+    for spec, (action, previous) in zip(specs, plans):
+        if action is Action.SKIP:
+            click.echo(f"{spec.run_name}: already FINISHED (run {previous}), skipped")
+            continue
+        try:
+            interrupt.check()  # a stop that arrived between cells ends the command before the next
+            run_id = execute(spec, tracker, device, show_progress=not quiet, resume_run=previous)
+        except KeyboardInterrupt:
+            click.echo(f"{spec.run_name}: interrupted; continue with the same command and --resume", err=True)
+            sys.exit(130)
+        click.echo(f"{spec.run_name}: FINISHED (run {run_id}{', resumed' if previous else ''})")
+
+
+@click.command()
+@grid_options
+@click.option("--tasks", default="digits", show_default=True, help="Comma-separated tasks.")
+@click.option("--pairs", default=None, help="Comma-separated pairs, for every task (default: each task's first).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (each cell gets its own GPU).")
+@click.option("--launcher", type=click.Choice(["local", "slurm", "ray"]), default="local", show_default=True,
+              help="Where cells run: this machine, Slurm (submitit) or Ray.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="local: cells at once (default: one per GPU, else 1); ray: CPUs of the local Ray instance.")
+@click.option("--force", is_flag=True, help="Also take over RUNNING cells whose heartbeat is stale.")
+@click.option("--part", type=click.Path(dir_okay=False), default=None,
+              help=PART_HELP + " Its cells are not run again.")
+@click.option("--slurm-partition", default=None, help="slurm: the partition.")
+@click.option("--gpus-per-job", type=click.IntRange(min=0), default=None,
+              help="slurm: GPUs per cell (default: 1, or 0 with --device cpu).")
+@click.option("--timeout-min", type=click.IntRange(min=1), default=1440, show_default=True,
+              help="slurm: a job's time limit; a job that reaches it is requeued (up to 3 times) and resumes.")
+@click.option("--slurm-cluster", default=None, hidden=True)  # submitit's in-process "debug" cluster (tests)
+@click.option("--ray-address", default=None, help="ray: the cluster to join (default: a local Ray instance).")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False),
+              help="Dataset root (default: $DFKD_DATA, else the user cache).")
+@performance_options
+@tracking_options
+def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, part, slurm_partition,
+          gpus_per_job, timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir,
+          tracking_uri) -> None:
+    """Run a grid (methods x tasks x pairs x seeds), each cell one `bench run`, here, on Slurm or on Ray;
+    cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
+    from harness.launch.sweep import Launch, expand
+    from harness.launch.sweep import run as run_sweep
+    from harness.report.leaderboard import build
+    from harness.report.parts import finished_cells, load_part
+    from harness.report.render import render
+
+    launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
+    specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)
+    finished = finished_cells(load_part(part)) if part else {}
+    tracker = make_tracker(results_dir, tracking_uri)
+    try:
+        report = run_sweep(specs, tracker, launch, sets, data_root, force, finished)
+    except KeyboardInterrupt:
+        click.echo("sweep interrupted: the same command resumes it", err=True)
+        sys.exit(130)
+    for task, task_budget in report.budgets.items():
+        click.echo(f"\n{task}, budget {task_budget}:\n"
+                   + render(build(tracker.runs(task), budget=task_budget, task=task), "github"))
+    if report.failed:
+        click.echo(f"{len(report.failed)} cell(s) failed:", err=True)
+        for cell, outcome in report.failed:
+            click.echo(f"  {cell.label}: exit {outcome.returncode}: {outcome.last_line} (log: {cell.log})", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="Read the run's record from a `bench export` file (e.g. results/runs/digits.csv).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a recorded config field (the re-run is then another cell).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True)
+@data_options
+@tracking_options
+def rerun(run_id, source, sets, device, quiet, data_root, download, results_dir, tracking_uri) -> None:
+    """Re-run a cell from its record alone (config, seed, teacher hash), as a new run."""
+    from harness.core.devices import resolve_device
+    from harness.engine.runner import execute
+    from harness.launch.rerun import (
+        record_from_export,
+        record_from_store,
+        spec_from_record,
+    )
+
+    if source:
+        tags, params = record_from_export(source, run_id)
+    else:
+        tags, params = record_from_store(make_tracker(results_dir, tracking_uri, create=False), run_id)
+    spec = spec_from_record(tags, params, run_id, data_root, download, sets)
+    resolve_device(device)
+    tracker = make_tracker(results_dir, tracking_uri)
+    new_id = execute(spec, tracker, device, show_progress=not quiet, extra_tags={"dfkd.rerun_of": run_id})
+    click.echo(f"{spec.run_name}: FINISHED (run {new_id}, re-run of {run_id})")
