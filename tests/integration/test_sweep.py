@@ -79,7 +79,8 @@ def test_submitit_debug_executor_runs_a_sweep(tmp_path, digits_teacher):
 
 def test_a_preempted_slurm_job_stops_its_cell_and_requeues_itself_to_resume(tmp_path, digits_teacher):
     from harness.engine.plan import plan_runs
-    from harness.launch.sweep import SlurmCell, make_cell
+    from harness.launch.cells import make_cell
+    from harness.launch.launchers import SlurmCell
 
     sets = ("epochs=6", "kd_steps=15", "ep_steps=15")  # long enough to be caught mid-run
     tracker = Tracker(tmp_path / "results")
@@ -125,7 +126,7 @@ def test_local_slots_pin_one_gpu_per_cell_or_share_the_cores(monkeypatch):
     import torch
 
     from harness.core.errors import BenchError
-    from harness.launch.sweep import local_slots
+    from harness.launch.launchers import local_slots
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
