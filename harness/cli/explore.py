@@ -27,7 +27,7 @@ def list_(what: str, task_name: str | None, details: bool) -> None:
             row = [name, registry.label(name), registry.family(name), registry.about(name).paper]
             if details:
                 row += [", ".join(sorted(registry.get(name).cls.supports)),
-                        f"docs/methods.md#{registry.about(name).docs}"]
+                        f"docs/methods.md#{registry.about(name).docs}" if registry.about(name).docs else ""]
             rows.append(row)
         headers = ["name", "label", "family", "paper"] + (["supports", "described in"] if details else [])
         click.echo(tabulate(rows, headers=headers, tablefmt="plain"))

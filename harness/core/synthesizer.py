@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -53,6 +54,9 @@ class Method:
     # presets registered on one class (fast2 ... fast50) share it. Not a name users see: a method's
     # name is the one it is registered under, its family is its file (``Registry.family``).
     settings_key: ClassVar[str]
+    # task -> budget -> config overrides, for the tasks whose ``budgets`` do not list this method:
+    # a method from another package cannot edit the tasks it runs on. A task's own entry wins.
+    budgets: ClassVar[Mapping[str, Mapping[str, Mapping[str, Any]]]] = {}
     supports: ClassVar[frozenset[str]] = frozenset({"classification"})
     Config: ClassVar[type]
     generates_on_sample: ClassVar[bool] = False

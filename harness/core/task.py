@@ -128,15 +128,20 @@ class Task(ABC):
         """Deviations specific to a (pair, method settings key) cell, e.g. settings the reference never gave."""
         return []
 
-    def budget(self, budget: str, key: str) -> dict[str, Any]:
+    def budget(self, budget: str, key: str, method_budgets: Mapping[str, Mapping[str, Any]] | None = None
+               ) -> dict[str, Any]:
         """Overrides for ``budget`` (paper, quick, smoke) and a method settings key, from an explicit
-        entry of ``budgets``: a missing one is an error, never a silent fall back to the paper
-        settings (days on a CPU)."""
+        entry of ``budgets``, else from the method's own entry for this task (``method_budgets``:
+        budget -> overrides, for a method from another package, which cannot edit the task): a
+        missing one is an error, never a silent fall back to the paper settings (days on a CPU)."""
         table = self.budgets.get(budget, {})
-        if key not in table:
-            raise BenchError(f"task {self.name} has no {budget!r} budget for {key}: add an entry to "
-                             f"{type(self).__name__}.budgets (its {budget!r} entries: {', '.join(table) or 'none'})")
-        return dict(table[key])
+        if key in table:
+            return dict(table[key])
+        if method_budgets and budget in method_budgets:
+            return dict(method_budgets[budget])
+        raise BenchError(f"task {self.name} has no {budget!r} budget for {key}: add an entry to "
+                         f"{type(self).__name__}.budgets (its {budget!r} entries: {', '.join(table) or 'none'}) "
+                         f"or to the method class's budgets[{self.name!r}]")
 
     # -- on-device image handling -----------------------------------------------------------
     def _mean_std(self, device: torch.device) -> tuple[Tensor, Tensor]:

@@ -112,7 +112,7 @@ def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: 
         (config.METHOD_DEFAULT, spec.preset),
         (config.TASK, task.method_defaults(key)),
         (config.PAIR, task.pair_settings(pair, key)),
-        (config.BUDGET, task.budget(budget, key)),
+        (config.BUDGET, task.budget(budget, key, spec.cls.budgets.get(task.name))),
         (config.VARIANT, variant),
         (config.SET, {k: v for k, v in sets.items() if k in known}),
     ])
