@@ -36,7 +36,14 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
         checked_output(output)
     runs = task_runs(task_name, source, results_dir, tracking_uri)
     board = build(runs, budget=budget, which=which, time=time_kind, vs_paper=vs_paper, task=task_name)
-    write_or_echo(render(board, fmt), output)
+    if fmt == "html":
+        from harness.report.page import leaderboard_page
+
+        tracker = None if source else make_tracker(results_dir, tracking_uri, create=False)
+        origin = source or (tracker.uri if tracker else "")
+        write_or_echo(leaderboard_page(board, runs, origin, tracker), output)
+    else:
+        write_or_echo(render(board, fmt), output)
 
 
 @click.command()

@@ -27,14 +27,20 @@ from harness.engine.plan import (
 )
 from harness.engine.resume import CheckpointDir, set_rng_state
 from harness.record import provenance
-from harness.record.tracking import Tracker
+from harness.record.tracking import LAST_SAMPLES, Tracker
 
 PAPER_BUDGET = "paper"
 
 
+SAMPLES_MIN_WIDTH = 256  # px: a grid of 16x16 digits is 137 px wide, too small to see in the MLflow UI
+
+
 def sample_grid(images01: torch.Tensor, limit: int = 64) -> np.ndarray:
-    """A uint8 HxWxC grid of the first ``limit`` images, for ``mlflow.log_image``."""
+    """A uint8 HxWxC grid of the first ``limit`` images, for ``mlflow.log_image``, enlarged by
+    an integer factor (nearest neighbour: pixels stay sharp) to at least ``SAMPLES_MIN_WIDTH``."""
     grid = make_grid(images01[:limit].detach().float().cpu(), nrow=8, padding=1)
+    scale = -(-SAMPLES_MIN_WIDTH // grid.shape[-1])
+    grid = grid.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
     return (grid.clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
@@ -124,6 +130,7 @@ def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoint
     """The epochs of one run, from wherever its job stands, then its final record: an epoch is
     checkpointed before its metrics are logged, and logged once even when it is run again."""
     task, job, started = built.task, built.job, time.perf_counter()
+    grid = None
     if log_config:
         tracker.log_dict(run_id, {"config": flatten(spec.config), "sources": spec.resolved.sources,
                                   "spec": {"task": spec.task, "method": spec.method, "variant": spec.variant,
@@ -136,13 +143,16 @@ def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoint
         if report.epoch not in logged:
             tracker.log_metrics(run_id, report.metrics, step=report.epoch)
         if report.images is not None:
-            tracker.log_image(run_id, sample_grid(report.images), key="samples", step=report.epoch)
+            grid = sample_grid(report.images)
+            tracker.log_image(run_id, grid, key="samples", step=report.epoch)
         bar.update(1)
         bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
                         syn_s=f"{job.stopwatch['synthesis']:.1f}")
     interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
     total = elapsed + time.perf_counter() - started
     tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device), step=job.progress.epoch - 1)
+    if grid is not None:
+        tracker.log_image(run_id, grid, file=LAST_SAMPLES)
     student_path = atomic_save(built.student.state_dict(), checkpoints.root / "student.pt")
     tracker.log_artifact(run_id, student_path, "checkpoints")
 

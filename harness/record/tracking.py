@@ -35,6 +35,9 @@ TAG_PREFIX = "dfkd."
 MAX_TAG_CHARS = 5000
 
 
+LAST_SAMPLES = "samples/last.png"  # a run's last sample grid, at a path pages and users can find
+
+
 def experiment_name(task: str) -> str:
     return f"dfkd/{task}"
 
@@ -136,8 +139,33 @@ class Tracker:
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, _tag(v)) for k, v in tags.items()])
 
-    def log_image(self, run_id: str, image: np.ndarray, key: str, step: int) -> None:
-        self.client.log_image(run_id, image, key=key, step=step)
+    def log_image(self, run_id: str, image: np.ndarray, key: str | None = None, step: int = 0,
+                  file: str | None = None) -> None:
+        """One image of the series ``key`` at ``step`` (the UI's image view), or one artifact ``file``."""
+        if file:
+            self.client.log_image(run_id, image, artifact_file=file)
+        else:
+            self.client.log_image(run_id, image, key=key, step=step)
+
+    def last_samples(self, run_id: str) -> bytes | None:
+        """The run's last sample grid as PNG bytes: the artifact ``LAST_SAMPLES``, or, for a run
+        logged before there was one, the last step of its ``samples`` image series; None without either."""
+        import tempfile
+
+        folder, _, name = LAST_SAMPLES.rpartition("/")
+        try:
+            names = {Path(a.path).name: a.path for a in self.client.list_artifacts(run_id, folder)}
+            if name not in names:
+                series = [a.path for a in self.client.list_artifacts(run_id, "images")
+                          if Path(a.path).name.startswith("samples+step+") and a.path.endswith(".png")
+                          and not a.path.endswith("+compressed.png")]
+                if not series:
+                    return None
+                names[name] = max(series, key=lambda path: int(Path(path).name.split("+")[2]))
+            with tempfile.TemporaryDirectory() as scratch:
+                return Path(self.client.download_artifacts(run_id, names[name], scratch)).read_bytes()
+        except (OSError, mlflow.exceptions.MlflowException):
+            return None
 
     def log_dict(self, run_id: str, data: dict, file: str) -> None:
         self.client.log_dict(run_id, data, file)

@@ -32,8 +32,7 @@ from harness.report.runs import PERCENT_METRICS, best_mask, check_selection, met
 
 SPEEDUP, DATA = "Speed-up", "Data amount"
 UNVERIFIED = "†"
-
-
+NOTE_SEPARATOR = "; "  # how a run's dfkd.deviations joins its notes
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -109,6 +108,7 @@ class Leaderboard:
     baseline_rows: int = 0  # the leading rows that are the teacher and real-data baselines
     vs_paper: bool = False
     task: str | None = None
+    shared_notes: str = ""  # the departures every run of the table records, said once in the caption
 
     @property
     def pairs(self) -> list[str]:
@@ -120,13 +120,48 @@ class Leaderboard:
     def caption(self) -> str:
         name = {"acc": "top-1 accuracy (%)", "miou": "mIoU"}.get(self.metric, self.metric)
         text = (f"{name} at the {self.which} epoch: mean ± sample std over seeds (n = seeds); "
-                f"[{self.time} time] for data-free rows. {SPEEDUP}: mean over pairs of {reference_label()}'s projected "
-                f"paper-budget synthesis hours / the method's. {DATA}: images synthesised. "
-                f"Bold: the best data-free cell of each column.")
+                f"[{self.time} time] for data-free rows. ")
+        if SPEEDUP in self.table.columns:
+            text += (f"{SPEEDUP}: mean over pairs of {reference_label()}'s projected paper-budget synthesis hours "
+                     f"/ the method's. ")
+        else:
+            text += (f"No {SPEEDUP} column: none of these runs is of {reference_label()}, the method it is "
+                     f"measured against. ")
+        text += f"{DATA}: images synthesised. Bold: the best data-free cell of each column."
         if self.vs_paper:
             text += (f" (paper X, d): the published number and our difference; {UNVERIFIED} marks an "
                      f"unverified published number.")
+        if self.shared_notes:
+            text += f" Every run departs from the reference implementation (dfkd.deviations): {self.shared_notes}."
+        if any(not note.startswith(UNVERIFIED) for note in self.footnotes):
+            text += " Numbered notes: a row's further departures."
         return text
+
+    def row_notes(self) -> list[str]:
+        """Each table row's departures in full (the shared ones first), for formats without footnotes."""
+        out = []
+        for _, group in self.cells.groupby("label", sort=False):
+            own = list(dict.fromkeys(t for notes in group["notes"] for t in notes))
+            out.append(NOTE_SEPARATOR.join(filter(None, [self.shared_notes, *own])))
+        return out
+
+
+def split_notes(deviation_notes: pd.Series, from_tag: pd.Series) -> tuple[str, list[tuple[str, ...]]]:
+    """The leading notes every run records (``dfkd.deviations`` lists a task's notes first), when
+    every run records some, and each cell's remaining notes."""
+    texts = [t for notes in deviation_notes for t in notes]
+    runs_without = any(not notes for notes, tagged in zip(deviation_notes, from_tag) if not tagged)
+    shared = ""
+    if texts and not runs_without:
+        common = []
+        for parts in zip(*(t.split(NOTE_SEPARATOR) for t in texts)):
+            if len(set(parts)) > 1:
+                break
+            common.append(parts[0])
+        shared = NOTE_SEPARATOR.join(common)
+    own = [tuple(dict.fromkeys(r for r in (t[len(shared):].removeprefix(NOTE_SEPARATOR) for t in notes) if r))
+           for notes in deviation_notes]
+    return shared, own
 
 
 def _empty(metric: str, which: str, time: str) -> Leaderboard:
@@ -173,13 +208,15 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
         mask = free & (cells["pair"] == pair)
         cells.loc[mask, "best"] = best_mask(cells.loc[mask, "mean"], metric)
 
-    # Footnotes: one number per distinct deviations text, in table order.
+    # Notes: the departures every run records (a task's, a budget's) are said once, in the
+    # caption; each row's further ones get a number, one per distinct text, in table order.
+    shared, own = split_notes(cells["deviation_notes"], cells["from_tag"])
+    cells["notes"] = own
     notes: list[str] = []
-    for texts in cells["deviation_notes"]:
+    for texts in own:
         notes += [t for t in texts if t not in notes]
-    cells["markers"] = [[notes.index(t) + 1 for t in texts] for texts in cells["deviation_notes"]]
-    footnotes = [f"{marker([i + 1])} departs from the reference implementation (dfkd.deviations): {t}"
-                 for i, t in enumerate(notes)]
+    cells["markers"] = [[notes.index(t) + 1 for t in texts] for texts in own]
+    footnotes = [f"{marker([i + 1])} {t}" for i, t in enumerate(notes)]
 
     paper_text = [""] * len(cells)
     if vs_paper:
@@ -189,7 +226,7 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
     table, bold = _table(cells, pairs, paper_text, metric)
     baseline_rows = int(cells.groupby("_row", sort=True)["baseline"].first().sum())
     cells = cells.drop(columns=["_row", "_col", "markers"])
-    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task)
+    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task, shared)
 
 
 def _compare_with_paper(cells: pd.DataFrame, task: str | None, metric: str) -> tuple[list[str], list[str]]:
@@ -239,9 +276,7 @@ def _table(cells: pd.DataFrame, pairs: list[str], suffixes: list[str], metric: s
         bold_rows.append(bold)
     table, bold = pd.DataFrame(table_rows), pd.DataFrame(bold_rows)
     per_row = cells.groupby("_row", sort=True)[["speedup", "baseline"]].first()
+    if per_row["speedup"].isna().all():  # no run of the reference method: a column of blanks says nothing
+        return table.drop(columns=SPEEDUP), bold.drop(columns=SPEEDUP)
     bold[SPEEDUP] = best_mask(per_row["speedup"].where(~per_row["baseline"].astype(bool)), "speedup").values
     return table, bold
-
-
-
-

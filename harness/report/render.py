@@ -1,9 +1,9 @@
-"""A ``Leaderboard`` -> text: GitHub Markdown, CSV, LaTeX (booktabs), HTML and JSON, each with
-the caption and the numbered deviation footnotes."""
+"""A ``Leaderboard`` -> text: GitHub Markdown, CSV, LaTeX (booktabs), an HTML page
+(``harness.report.page``) and JSON, each with the caption and the notes (footnotes where the format
+has them, the full text per row where it does not)."""
 
 from __future__ import annotations
 
-import html
 import json
 import math
 
@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from harness.core.errors import BenchError
 from harness.report.leaderboard import Leaderboard
+from harness.report.page import page
 
 FORMATS = ("github", "csv", "latex", "html", "json")
 
@@ -51,18 +52,6 @@ def _latex(board: Leaderboard) -> str:
     return "\n".join(lines) + "}\n"
 
 
-def _html(board: Leaderboard) -> str:
-    esc = html.escape
-    lines = ['<table class="leaderboard">', "<thead>", "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in board.headers())
-             + "</tr>", "</thead>", "<tbody>"]
-    for (_, texts), (_, bolds) in zip(board.table.iterrows(), board.bold.iterrows()):
-        cells = [f"<b>{esc(str(t))}</b>" if b and t else esc(str(t)) for t, b in zip(texts, bolds)]
-        lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    lines += ["</tbody>", "</table>", f"<p>{esc(board.caption())}</p>"]
-    lines += [f"<p>{esc(note)}</p>" for note in board.footnotes]
-    return "\n".join(lines) + "\n"
-
-
 def _github(board: Leaderboard) -> str:
     body = [[c.replace("|", r"\|") for c in row] for row in _marked(board, lambda t: f"**{t}**")]
     text = tabulate(body, headers=board.headers(), tablefmt="github", disable_numparse=True)
@@ -85,28 +74,36 @@ def _json_value(value):
 
 def _json(board: Leaderboard) -> str:
     fields = ["label", "variant", "method", "pair", "budget", "task", "mean", "std", "n", "seconds", "seconds_std",
-              "projected_h", "images", "speedup", "deviations", "deviation_notes", "best", "baseline", "from_tag"]
+              "projected_h", "images", "speedup", "deviations", "deviation_notes", "notes", "best", "baseline",
+              "from_tag"]
     if board.vs_paper:
         fields += ["paper", "paper_diff", "paper_verified", "paper_source"]
     records = []
     for _, c in board.cells.iterrows():
         record = {f: _json_value(c[f]) for f in fields}
-        record.update(metric=board.metric, which=board.which, time=board.time)
+        record.update(metric=board.metric, which=board.which, time=board.time, shared_notes=board.shared_notes)
         record["deviations"], record["best"] = bool(c["deviations"]), bool(c["best"])
         records.append(record)
     return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def render(board: Leaderboard, fmt: str = "github") -> str:
-    """Render as github (markdown), csv, latex (booktabs), html or json.
+def _csv(board: Leaderboard) -> str:
+    table = board.table.copy()
+    table["Notes"] = board.row_notes()
+    return table.to_csv(index=False)
 
-    csv is the plain table (pair ids as headers, no markup, no footnote texts); json holds one
-    record per cell with the numbers in store units (fractions, seconds, hours).
+
+def render(board: Leaderboard, fmt: str = "github") -> str:
+    """Render as github (markdown), csv, latex (booktabs), html (a self-contained page) or json.
+
+    csv is the plain table (pair ids as headers, no markup) with each row's departures in full in
+    a Notes column; json holds one record per cell with the numbers in store units (fractions,
+    seconds, hours). The html page here has no plot or sample images: ``page.page`` adds them.
     """
     if fmt not in FORMATS:
         raise BenchError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if board.table.empty:
+    if board.table.empty and fmt != "html":
         return {"json": "[]\n", "csv": "Method\n"}.get(fmt, "no finished runs\n")
-    if fmt == "csv":
-        return board.table.to_csv(index=False)
-    return {"json": _json, "github": _github, "latex": _latex, "html": _html}[fmt](board)
+    if fmt == "html":
+        return page(board)
+    return {"json": _json, "github": _github, "latex": _latex, "csv": _csv}[fmt](board)
