@@ -147,21 +147,18 @@ class Leaderboard:
 
 
 def split_notes(deviation_notes: pd.Series, from_tag: pd.Series) -> tuple[str, list[tuple[str, ...]]]:
-    """The leading notes every run records (``dfkd.deviations`` lists a task's notes first), when
-    every run records some, and each cell's remaining notes."""
-    texts = [t for notes in deviation_notes for t in notes]
+    """The notes every run records (a task's, the shared ``--set`` fields), when every run records
+    some, and each cell's remaining ones. A run's ``dfkd.deviations`` joins its notes with
+    ``NOTE_SEPARATOR``; the shared ones keep the order of their first run."""
+    texts = [t.split(NOTE_SEPARATOR) for notes in deviation_notes for t in notes]
     runs_without = any(not notes for notes, tagged in zip(deviation_notes, from_tag) if not tagged)
-    shared = ""
+    shared: list[str] = []
     if texts and not runs_without:
-        common = []
-        for parts in zip(*(t.split(NOTE_SEPARATOR) for t in texts)):
-            if len(set(parts)) > 1:
-                break
-            common.append(parts[0])
-        shared = NOTE_SEPARATOR.join(common)
-    own = [tuple(dict.fromkeys(r for r in (t[len(shared):].removeprefix(NOTE_SEPARATOR) for t in notes) if r))
+        shared = [part for part in texts[0] if all(part in parts for parts in texts[1:])]
+    own = [tuple(dict.fromkeys(rest for rest in (NOTE_SEPARATOR.join(part for part in t.split(NOTE_SEPARATOR)
+                                                                    if part not in shared) for t in notes) if rest))
            for notes in deviation_notes]
-    return shared, own
+    return NOTE_SEPARATOR.join(shared), own
 
 
 def _empty(metric: str, which: str, time: str) -> Leaderboard:

@@ -59,6 +59,8 @@ def test_split_notes_shares_only_what_every_run_records():
     shared, own = split_notes(pd.Series([("a; b",), ()]), pd.Series([False, False]))
     assert (shared, own) == ("", [("a; b",), ()])  # a run without departures: nothing is shared
     assert split_notes(pd.Series([("a; x",), ("a; y",)]), pd.Series([False, False])) == ("a", [("x",), ("y",)])
+    # shared wherever it stands: a method's own note may come first
+    assert split_notes(pd.Series([("m; a; b",), ("a; b; n",)]), pd.Series([False, False])) == ("a; b", [("m",), ("n",)])
 
 
 def test_notes_recorded_with_the_old_specification_citations_show_the_docs_anchors():
@@ -75,7 +77,8 @@ def test_notes_recorded_with_the_old_specification_citations_show_the_docs_ancho
 
 def test_the_page_is_one_utf8_document_with_table_plot_samples_and_provenance():
     board = build(noted())
-    svg = '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n<svg id="p"></svg>'
+    svg = ('<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x">\n'
+           '<svg id="p"></svg>')
     text = page(board, plot_svg=svg, samples={"fast5": b"\x89PNG fake"}, provenance=["42 runs from results/x.csv."])
     assert text.startswith("<!DOCTYPE html>\n<html lang=\"en\">") and '<meta charset="utf-8">' in text
     assert "prefers-color-scheme: dark" in text and "<script>" in text
