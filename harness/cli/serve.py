@@ -18,8 +18,13 @@ from harness.core.errors import BenchError
               help="Store to serve (default: the sqlite store under --results-dir), e.g. postgresql://...")
 @click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
               help=RESULTS_HELP)
-def serve(host, port, backend_store_uri, results_dir) -> None:
-    """Start the MLflow UI and tracking server on the project's store."""
+@click.option("--allowed-hosts", default=None,
+              help="Host headers the server answers, comma-separated (MLflow's default: localhost and private IPs); "
+                   "a server others reach by name needs it, e.g. tracking-host,tracking-host:5000.")
+@click.option("--cors-allowed-origins", default=None,
+              help="Origins whose pages may call the server, comma-separated (MLflow's default: localhost).")
+def serve(host, port, backend_store_uri, results_dir, allowed_hosts, cors_allowed_origins) -> None:
+    """Start the MLflow UI and tracking server on the project's store, and print the views to open."""
     import os
 
     from harness.record.tracking import default_uri
@@ -36,7 +41,14 @@ def serve(host, port, backend_store_uri, results_dir) -> None:
     # This interpreter's mlflow, found without PATH (e.g. `.venv/bin/bench serve`, not activated).
     command = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port),
                "--backend-store-uri", backend_store_uri or default_uri(results),
-               "--artifacts-destination", str((results / "artifacts").resolve())]
-    click.echo(f"MLflow at http://{host}:{port} (compare runs: open an experiment dfkd/<task>, "
-               f"group by tag dfkd.method)", err=True)
+               "--artifacts-destination", str((results / "artifacts").resolve()),
+               *(["--allowed-hosts", allowed_hosts] if allowed_hosts else []),
+               *(["--cors-allowed-origins", cors_allowed_origins] if cors_allowed_origins else [])]
+    base = f"http://{host}:{port}"
+    click.echo(f"MLflow at {base}", err=True)
+    if backend_store_uri or (results / "mlflow.db").exists():
+        from harness.record.tracking import Tracker
+
+        for what, url in Tracker(results, backend_store_uri, create=False).ui_links(base):
+            click.echo(f"  {what}: {url}", err=True)
     os.execv(sys.executable, command)

@@ -13,7 +13,7 @@ from tqdm import tqdm
 import harness
 from harness.core import config, interrupt
 from harness.core.config import flatten
-from harness.core.devices import peak_memory_mb, resolve_device
+from harness.core.devices import resolve_device
 from harness.core.task import Task
 from harness.core.timing import SYNTHESIS, TRAINING, Stopwatch
 from harness.engine.build import Built, build
@@ -150,15 +150,14 @@ def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoint
                         syn_s=f"{job.stopwatch['synthesis']:.1f}")
     interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
     total = elapsed + time.perf_counter() - started
-    tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total, device), step=job.progress.epoch - 1)
+    tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total), step=job.progress.epoch - 1)
     if grid is not None:
         tracker.log_image(run_id, grid, file=LAST_SAMPLES)
     student_path = atomic_save(built.student.state_dict(), checkpoints.root / "student.pt")
     tracker.log_artifact(run_id, student_path, "checkpoints")
 
 
-def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
-           device: torch.device) -> dict[str, float]:
+def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float) -> dict[str, float]:
     """The final metrics of design.md; ratios as fractions."""
     progress, metric = job.progress, task.metric
     synthesis_s = stopwatch[SYNTHESIS]
@@ -169,4 +168,4 @@ def finals(job, task, spec: RunSpec, stopwatch: Stopwatch, total_s: float,
             "time/projected_paper_synthesis_h":
                 0.0 if spec.is_baseline else per_image * paper_images(spec, task) / 3600,
             "synth/images": images, "synth/images_per_s": images / synthesis_s if synthesis_s else 0.0,
-            "mem/peak_mb": peak_memory_mb(device)}
+            **stopwatch.memory_metrics()}

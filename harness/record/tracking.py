@@ -1,7 +1,7 @@
 """The only module that imports mlflow: the run record of design.md.
 
 One experiment per task (``dfkd/<task>``), one flat run per cell, named
-``<variant>/<teacher>-<student>/seed<seed>``. The default store is
+``<variant>/s<seed>/<teacher>-<student>``. The default store is
 ``sqlite:///<results-dir>/mlflow.db`` with artifacts under ``<results-dir>/artifacts``;
 ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` (e.g. an ``mlflow server``) override it.
 """
@@ -38,8 +38,18 @@ MAX_TAG_CHARS = 5000
 LAST_SAMPLES = "samples/last.png"  # a run's last sample grid, at a path pages and users can find
 
 
+# MLflow 3's UI opens an experiment in its GenAI view (traces, prompts, "evaluations") unless the
+# experiment says it holds model training.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def experiment_name(task: str) -> str:
     return f"dfkd/{task}"
+
+
+def reports_experiment_name(task: str) -> str:
+    """Where ``bench plot`` logs a task's plots: beside its runs, not among them."""
+    return f"dfkd/{task}/reports"
 
 
 def default_uri(results_dir: Path) -> str:
@@ -104,16 +114,23 @@ class Tracker:
 
     # -- experiments and runs -----------------------------------------------------------------
     def experiment_id(self, task: str, create: bool = True) -> str | None:
-        name = experiment_name(task)
+        return self._experiment(experiment_name(task), task, create)
+
+    def _experiment(self, name: str, folder: str, create: bool) -> str | None:
+        """The experiment's id, created (when ``create``) with its artifacts under ``folder`` of
+        the local store; a writer also marks an older experiment as model training."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
+            if create and experiment.tags.get("mlflow.experimentKind") is None:
+                for key, value in EXPERIMENT_KIND.items():
+                    self.client.set_experiment_tag(experiment.experiment_id, key, value)
             return experiment.experiment_id
         if not create:
             return None
-        location = (self.results_dir.resolve() / "artifacts" / task).as_uri() if self.is_local else None
+        location = (self.results_dir.resolve() / "artifacts" / folder).as_uri() if self.is_local else None
         with self._lock:
             try:
-                return self.client.create_experiment(name, artifact_location=location)
+                return self.client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
             except mlflow.exceptions.MlflowException:  # created concurrently (a server, or before the lock)
                 return self.client.get_experiment_by_name(name).experiment_id
 
@@ -200,9 +217,9 @@ class Tracker:
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
 
     def log_report(self, task: str, files: list[Path]) -> str:
-        """Log files (e.g. plots) to the task's report run, a run tagged ``dfkd.kind=report``
-        that holds no cell and is left out of ``runs()``."""
-        experiment = self.experiment_id(task)
+        """Log files (e.g. plots) to the task's report run, a run tagged ``dfkd.kind=report`` in
+        the task's reports experiment, so that the runs table shows only cells."""
+        experiment = self._experiment(reports_experiment_name(task), f"{task}-reports", create=True)
         found = self.client.search_runs([experiment], "tags.`dfkd.kind` = 'report'", max_results=1)
         run_id = found[0].info.run_id if found else self.client.create_run(
             experiment, run_name=f"report/{task}", tags={"dfkd.kind": "report", "dfkd.task": task}).info.run_id
@@ -232,6 +249,25 @@ class Tracker:
             if not token:
                 break
         return pd.DataFrame(rows)
+
+    def ui_links(self, base_url: str, latest: int = 12) -> list[tuple[str, str]]:
+        """(what, URL) of the MLflow UI views worth opening: each task's runs table, and a compare
+        view of its latest finished run of each variant (at most ``latest``)."""
+        links = []
+        for experiment in self.client.search_experiments(filter_string="name LIKE 'dfkd/%'"):
+            name, eid = experiment.name, experiment.experiment_id
+            if name.endswith("/reports"):
+                continue
+            links.append((f"{name} runs", f"{base_url}/#/experiments/{eid}/runs"))
+            found = self.client.search_runs([eid], "attributes.status = 'FINISHED'", max_results=500,
+                                            order_by=["attributes.start_time DESC"])
+            newest = list({r.data.tags.get("dfkd.variant", r.info.run_name): r.info.run_id for r in reversed(found)}
+                          .values())[-latest:]
+            if len(newest) > 1:
+                ids = ",".join(f'"{run_id}"' for run_id in newest)
+                links.append((f"{name} compare, latest run of each variant",
+                              f'{base_url}/#/compare-runs?runs=[{ids}]&experiments=["{eid}"]'))
+        return links
 
     def get_run(self, run_id: str):
         return self.client.get_run(run_id)

@@ -22,7 +22,7 @@ from tests.fixtures_cifar import bypass_checksum, write_cifar
 
 METHODS = ["fast5", "cmi", "dafl", "kd"]
 FINAL_METRICS = ["best/acc", "final/acc", "time/synthesis_s", "time/kd_s", "time/total_s", "synth/images",
-                 "mem/peak_mb"]
+                 "mem/synthesis_rss_growth_mb", "mem/kd_rss_growth_mb"]
 
 
 def invoke(*args: str):
@@ -73,7 +73,7 @@ def test_cifar10_methods_and_kd_to_the_leaderboard(tmp_path, monkeypatch):
         assert runs.loc[method, "metrics.synth/images"] > 0, method
 
     fast5 = runs.loc["fast5"]
-    assert fast5["run_name"] == "fast5/wrn40_2-wrn16_1/seed0"
+    assert fast5["run_name"] == "fast5/s0/wrn40_2-wrn16_1"
     assert fast5["tags.dfkd.teacher_sha256"] == teacher_sha
     assert (runs["tags.dfkd.teacher_sha256"] == teacher_sha).all()
     assert float(fast5["tags.dfkd.teacher_metric"]) == pytest.approx(teacher_acc)

@@ -72,7 +72,7 @@ def test_the_plugin_runs_into_the_store_and_the_leaderboard(plugin, tmp_path):
     done = bench(plugin, "run", "--methods", "noise", "--task", "digits", "--budget", "smoke", "--quiet",
                  "--device", "cpu", "--results-dir", str(results))
     assert done.returncode == 0, done.stderr
-    assert "noise/cnn_large-cnn_small/seed0: FINISHED" in done.stdout
+    assert "noise/s0/cnn_large-cnn_small: FINISHED" in done.stdout
     runs = Tracker(results, create=False).runs("digits")
     assert list(runs["tags.dfkd.method"]) == ["noise"]
     assert 0.0 <= float(runs["metrics.best/acc"].iloc[0]) <= 1.0

@@ -119,7 +119,7 @@ def test_a_failed_cell_is_listed_and_the_sweep_exits_1(tmp_path):
     assert "[0 done, 0 running, 1 failed, 0 skipped]" in done.stdout
     failed = done.stderr.splitlines()
     assert failed[0] == "1 cell(s) failed:"
-    assert "cifar10 fast2/resnet34-resnet18/seed0: exit 2: Error: cifar10 not found" in failed[1]
+    assert "cifar10 fast2/s0/resnet34-resnet18: exit 2: Error: cifar10 not found" in failed[1]
 
 
 def test_local_slots_pin_one_gpu_per_cell_or_share_the_cores(monkeypatch):

@@ -109,7 +109,7 @@ def test_set_field_applies_only_to_methods_that_have_it():
 def test_grid_expands_pairs_and_seeds():
     cells = plan_runs("fast5,deepinv", "digits", seeds="0,3")
     assert [(c.method, c.seed) for c in cells] == [("fast5", 0), ("fast5", 3), ("deepinv", 0), ("deepinv", 3)]
-    assert cells[0].run_name == "fast5/cnn_large-cnn_small/seed0"
+    assert cells[0].run_name == "fast5/s0/cnn_large-cnn_small"
 
 
 @pytest.mark.parametrize("kwargs, message", [

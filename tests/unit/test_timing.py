@@ -88,3 +88,21 @@ def test_synchronize_called_at_start_and_stop_on_cuda(monkeypatch):
     assert calls == [device, device]
     assert sw["kd"] > 0
     assert torch.isfinite(a).all()
+
+
+@pytest.mark.skipif(not harness.core.devices.PhaseMemory(torch.device("cpu")).available,
+                    reason="no /proc/self/clear_refs to reset the peak resident set")
+def test_cpu_memory_is_each_phases_own_growth_not_the_process_peak():
+    """A phase that touches 200 MB reports about that; a later phase that touches nothing reports
+    little, although the process's lifetime peak still holds the 200 MB."""
+    sw = Stopwatch(torch.device("cpu"))
+    with sw.phase("synthesis"):
+        block = torch.ones(50 * 2**20)  # 200 MB of float32, written
+        del block
+    with sw.phase("kd"):
+        torch.zeros(16).sum()
+    metrics = sw.memory_metrics()
+    assert set(metrics) == {"mem/synthesis_rss_growth_mb", "mem/kd_rss_growth_mb", "mem/eval_rss_growth_mb"}
+    assert metrics["mem/eval_rss_growth_mb"] == 0.0  # no evaluation phase ran
+    assert 180 <= metrics["mem/synthesis_rss_growth_mb"] <= 260
+    assert metrics["mem/kd_rss_growth_mb"] < 20
