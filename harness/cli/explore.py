@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import click
 
+from harness.cli.completion import complete_methods, complete_pairs, complete_tasks
+from harness.core.config import BUDGETS
 
-@click.command("list")
+
+@click.command("list", epilog="""\b
+Examples:
+  bench list methods --details
+  bench list pairs --task cifar100""")
 @click.argument("what", type=click.Choice(["methods", "baselines", "tasks", "pairs"]))
-@click.option("--task", "task_name", default=None, help="For pairs: only this task's.")
+@click.option("--task", "task_name", default=None, help="For pairs: only this task's.",
+              shell_complete=complete_tasks)
 @click.option("--details", is_flag=True,
               help="methods, baselines: also the task kinds each supports and where docs/methods.md describes it "
                    "(imports the methods).")
@@ -37,16 +44,24 @@ def list_(what: str, task_name: str | None, details: bool) -> None:
                 click.echo(f"{name}\t{pair}\t(teacher {teacher}, student {student})")
 
 
-@click.group()
+@click.group(epilog="""\b
+Examples:
+  bench config show --method fast5 --task cifar100 --budget quick""")
 def config() -> None:
     """Inspect resolved configurations."""
 
 
-@config.command("show")
-@click.option("--method", "method", required=True, help="A method or variant, e.g. cmi:g_steps=5.")
-@click.option("--task", "task_name", default="digits", show_default=True)
-@click.option("--pair", default=None)
-@click.option("--budget", default=None)
+@config.command("show", epilog="""\b
+Examples:
+  bench config show --method fast5 --task cifar100 --budget quick
+  bench config show --method cmi:g_steps=5 --task digits --set lr=0.05""")
+@click.option("--method", "method", required=True, help="A method or variant, e.g. cmi:g_steps=5.",
+              shell_complete=complete_methods)
+@click.option("--task", "task_name", default="digits", show_default=True,
+              shell_complete=complete_tasks)
+@click.option("--pair", default=None,
+              shell_complete=complete_pairs)
+@click.option("--budget", type=click.Choice(BUDGETS), default=None)
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE")
 def config_show(method, task_name, pair, budget, sets) -> None:
     """Print a cell's resolved config, each field with the layer that set it."""

@@ -1,4 +1,5 @@
-"""The ``bench`` group's error handling: every bad input ends in one line and exit code 2."""
+"""The ``bench`` group: every bad input ends in one line and exit code 2, and ``bench --help``
+lists the commands in the order of the workflow with their whole first line."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ class BenchGroup(click.Group):
         except click.UsageError as error:
             click.echo(f"Error: {error.format_message()}", err=True)
             sys.exit(2)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the order they were added in: the workflow's
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=200)) for name, command in self.commands.items()
+                if not command.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from harness.cli.completion import complete_methods
+from harness.core.config import BUDGETS
 from harness.core.errors import BenchError
 
 RESULTS_HELP = "Holds the default tracking store (mlflow.db), artifacts and checkpoints."
@@ -26,9 +28,11 @@ def grid_options(func):
     """The flags that pick and configure cells, the same for `run` and `sweep`."""
     func = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
                         help="Override a config field for every selected method that has it (repeatable).")(func)
-    func = click.option("--budget", default=None, help="paper, quick or smoke (default: the task's).")(func)
+    func = click.option("--budget", type=click.Choice(BUDGETS), default=None,
+                        help="How long each cell runs (default: the task's; docs/methods.md#decision-budgets-and-"
+                             "schedule-scaling).")(func)
     func = click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")(func)
-    return click.option("--methods", required=True,
+    return click.option("--methods", required=True, shell_complete=complete_methods,
                         help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")(func)
 
 

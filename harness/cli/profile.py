@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import click
 
+from harness.cli.completion import complete_methods, complete_pairs, complete_tasks
 from harness.cli.options import performance_options
 from harness.core.errors import BenchError
 
 
-@click.command()
-@click.option("--task", "task_name", default="cifar100", show_default=True)
-@click.option("--pairs", "pair", default=None, help="One teacher-student pair (default: the task's first).")
-@click.option("--methods", default=None, help="Methods to time (default: fast5,deepinv,cmi,dafl).")
+@click.command(epilog="""\b
+Examples:
+  bench profile --task cifar100 --device cuda --precision bf16
+  bench profile --task cifar100 --device cpu --batch-size 8 --methods fast5""")
+@click.option("--task", "task_name", default="cifar100", show_default=True,
+              shell_complete=complete_tasks)
+@click.option("--pairs", "pair", default=None, help="One teacher-student pair (default: the task's first).",
+              shell_complete=complete_pairs)
+@click.option("--methods", default=None, help="Methods to time (default: fast5,deepinv,cmi,dafl).",
+              shell_complete=complete_methods)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=int, default=None, help="Override the paper batch size (e.g. on a CPU).")
 @performance_options

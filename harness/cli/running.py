@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from harness.cli.completion import complete_pairs, complete_tasks
 from harness.cli.options import (
     PART_HELP,
     data_options,
@@ -18,10 +19,16 @@ from harness.cli.options import (
 from harness.core.errors import BenchError
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  bench run --methods fast5,deepinv --task digits --seeds 0,1,2
+  bench run --methods cmi:g_steps=5 --task cifar100 --pairs resnet34-resnet18 --device cuda
+  bench run --methods fast5,deepinv --task digits --seeds 0,1,2 --resume   # after an interruption""")
 @grid_options
-@click.option("--task", "task_name", default="digits", show_default=True, help="Task name (see `bench list tasks`).")
-@click.option("--pairs", default=None, help="Comma-separated teacher-student pairs (default: the task's first).")
+@click.option("--task", "task_name", default="digits", show_default=True, help="Task name (see `bench list tasks`).",
+              shell_complete=complete_tasks)
+@click.option("--pairs", default=None, help="Comma-separated teacher-student pairs (default: the task's first).",
+              shell_complete=complete_pairs)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--resume", is_flag=True,
@@ -51,9 +58,11 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
                          f"FINISHED run of these cells in {tracker.uri})")
 
     interrupt.install()  # SIGTERM (pre-emption) ends like Ctrl-C: KILLED, resumable
+    finished = []
     for spec, (action, previous) in zip(specs, plans):
         if action is Action.SKIP:
             click.echo(f"{spec.run_name}: already FINISHED (run {previous}), skipped")
+            finished.append((spec, previous, "skipped (FINISHED before)"))
             continue
         try:
             interrupt.check()  # a stop that arrived between cells ends the command before the next
@@ -62,12 +71,47 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
             click.echo(f"{spec.run_name}: interrupted; continue with the same command and --resume", err=True)
             sys.exit(130)
         click.echo(f"{spec.run_name}: FINISHED (run {run_id}{', resumed' if previous else ''})")
+        finished.append((spec, run_id, "FINISHED, resumed" if previous else "FINISHED"))
+    click.echo("\n" + summary(finished, tracker, results_dir, tracking_uri))
 
 
-@click.command()
+def summary(cells: list, tracker, results_dir: str, tracking_uri: str | None) -> str:
+    """The cells of this `bench run`, their metric and synthesis time, where they are and what to
+    run next."""
+    from tabulate import tabulate
+
+    from harness.report.leaderboard import format_seconds, format_value
+    from harness.report.runs import PERCENT_METRICS
+
+    rows = []
+    for spec, run_id, status in cells:
+        metrics = tracker.get_run(run_id).data.metrics
+        metric = next((k.split("/")[1] for k in metrics if k.startswith("best/")), "acc")
+        unit = " %" if metric in PERCENT_METRICS else ""
+        rows.append((spec.run_name, f"best {metric} {format_value(metrics.get(f'best/{metric}'), 0, 1, metric)}{unit}",
+                     format_seconds(metrics.get("time/synthesis_s")) if not spec.is_baseline else "",
+                     status, run_id))
+    where = [] if results_dir == "results" else ["--results-dir", results_dir]
+    where += ["--tracking-uri", tracking_uri] if tracking_uri else []
+    tasks = sorted({spec.task for spec, _, _ in cells})
+    flags = " ".join(where)
+    lines = [tabulate(rows, headers=["cell", "metric", "synthesis", "status", "run"], tablefmt="simple"),
+             f"\nRuns are in {tracker.uri} (experiment {', '.join(f'dfkd/{t}' for t in tasks)}). Next:"]
+    lines += [f"  bench leaderboard --task {task} {flags}".rstrip() for task in tasks]
+    lines += [f"  bench serve {flags}".rstrip() + "                # the MLflow UI: compare runs, curves, samples"]
+    return "\n".join(lines)
+
+
+@click.command(epilog="""\b
+Examples:
+  bench sweep --methods fast5,cmi --tasks digits,fashion-mnist --seeds 0,1,2 --jobs 2
+  bench sweep --methods fast5 --tasks cifar100 --launcher slurm --slurm-partition gpu \\
+      --tracking-uri http://tracking-host:5000""")
 @grid_options
-@click.option("--tasks", default="digits", show_default=True, help="Comma-separated tasks.")
-@click.option("--pairs", default=None, help="Comma-separated pairs, for every task (default: each task's first).")
+@click.option("--tasks", default="digits", show_default=True, help="Comma-separated tasks.",
+              shell_complete=complete_tasks)
+@click.option("--pairs", default=None, help="Comma-separated pairs, for every task (default: each task's first).",
+              shell_complete=complete_pairs)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (each cell gets its own GPU).")
 @click.option("--launcher", type=click.Choice(["local", "slurm", "ray"]), default="local", show_default=True,
               help="Where cells run: this machine, Slurm (submitit) or Ray.")
@@ -117,7 +161,10 @@ def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, fo
         sys.exit(1)
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  bench rerun 0123abcd...                              # a run of this store
+  bench rerun 0123abcd... --from results/runs/digits.csv  # a committed run, on a fresh clone""")
 @click.argument("run_id")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
               help="Read the run's record from a `bench export` file (e.g. results/runs/digits.csv).")

@@ -11,7 +11,11 @@ from harness.cli.options import RESULTS_HELP
 from harness.core.errors import BenchError
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  bench serve                      # http://127.0.0.1:5000
+  bench serve --host 0.0.0.0 --allowed-hosts tracking-host,tracking-host:5000 \\
+      --backend-store-uri postgresql://user@db/mlflow""")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--backend-store-uri", default=None,

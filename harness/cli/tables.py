@@ -6,16 +6,23 @@ from pathlib import Path
 
 import click
 
+from harness.cli.completion import complete_tasks
 from harness.cli.options import PART_HELP, checked_output, make_tracker, task_runs, tracking_options, write_or_echo
+from harness.core.config import BUDGETS
 from harness.core.errors import BenchError
 
 
-@click.command()
-@click.option("--task", "task_name", required=True)
+@click.command(epilog="""\b
+Examples:
+  bench leaderboard --task digits
+  bench leaderboard --task digits --format html --output digits.html
+  bench leaderboard --task digits --from results/runs/digits.csv --vs-paper""")
+@click.option("--task", "task_name", required=True,
+              shell_complete=complete_tasks)
 @click.option("--format", "fmt", type=click.Choice(["github", "csv", "latex", "html", "json"]), default="github",
               show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file instead of stdout.")
-@click.option("--budget", default=None, help="Only runs of this budget.")
+@click.option("--budget", type=click.Choice(BUDGETS), default=None, help="Only runs of this budget.")
 @click.option("--metric", "which", type=click.Choice(["best", "final"]), default="best", show_default=True,
               help="Best epoch or final epoch metric.")
 @click.option("--time", "time_kind", type=click.Choice(["synthesis", "total"]), default="synthesis",
@@ -46,8 +53,11 @@ def leaderboard(task_name, fmt, output, budget, which, time_kind, vs_paper, sour
         write_or_echo(render(board, fmt), output)
 
 
-@click.command()
-@click.option("--task", "task_name", required=True)
+@click.command(epilog="""\b
+Examples:
+  bench export --task digits --output results/runs/digits.csv""")
+@click.option("--task", "task_name", required=True,
+              shell_complete=complete_tasks)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="A .csv or .parquet file.")
 @click.option("--part", type=click.Path(dir_okay=False), default=None, help=PART_HELP + " Its runs are exported too.")
 @tracking_options
@@ -70,11 +80,15 @@ def export(task_name, output, part, results_dir, tracking_uri) -> None:
     click.echo(f"wrote {len(runs)} runs to {path}")
 
 
-@click.command()
-@click.option("--task", "task_name", required=True)
+@click.command(epilog="""\b
+Examples:
+  bench plot --task digits
+  bench plot --task digits --from results/runs/digits.csv --output digits-pareto""")
+@click.option("--task", "task_name", required=True,
+              shell_complete=complete_tasks)
 @click.option("--output", default=None, type=click.Path(dir_okay=False),
               help="Output path without suffix (default: <results-dir>/leaderboards/<task>-pareto).")
-@click.option("--budget", default=None, help="Only runs of this budget.")
+@click.option("--budget", type=click.Choice(BUDGETS), default=None, help="Only runs of this budget.")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None, help="A `bench export` file.")
 @tracking_options
 def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import click
 
+from harness.cli.completion import complete_tasks
 from harness.cli.options import data_options
 from harness.core.errors import BenchError
 
 
-@click.group()
+@click.group(epilog="""\b
+Examples:
+  bench teacher train --task cifar10 --arch wrn40_2
+  bench teacher import resnet34.pt --task cifar100 --arch resnet34""")
 def teacher() -> None:
     """Train or import teacher checkpoints."""
 
 
-@teacher.command("train")
-@click.option("--task", "task_name", required=True)
+@teacher.command("train", epilog="""\b
+Examples:
+  bench teacher train --task cifar10 --arch wrn40_2
+  bench teacher train --task nyuv2 --pretrained-backbone""")
+@click.option("--task", "task_name", required=True,
+              shell_complete=complete_tasks)
 @click.option("--arch", default=None, help="Architecture (default: the teacher of the task's first pair).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--epochs", type=int, default=None, help="Override the task's teacher recipe.")
@@ -51,9 +59,12 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
                    f"reads this cache; delete {info.path} to use the shipped one again.")
 
 
-@teacher.command("import")
+@teacher.command("import", epilog="""\b
+Examples:
+  bench teacher import resnet34.pt --task cifar100 --arch resnet34""")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--task", "task_name", required=True)
+@click.option("--task", "task_name", required=True,
+              shell_complete=complete_tasks)
 @click.option("--arch", required=True, help="The checkpoint's architecture.")
 @click.option("--device", default="auto", show_default=True)
 @data_options

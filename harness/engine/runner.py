@@ -8,7 +8,6 @@ import time
 import numpy as np
 import torch
 from torchvision.utils import make_grid
-from tqdm import tqdm
 
 import harness
 from harness.core import config, interrupt
@@ -18,6 +17,7 @@ from harness.core.task import Task
 from harness.core.timing import SYNTHESIS, TRAINING, Stopwatch
 from harness.engine.build import Built, build
 from harness.engine.checkpoint import atomic_save
+from harness.engine.display import EpochDisplay
 from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
 from harness.engine.plan import (
     RunSpec,
@@ -81,10 +81,9 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     created in the store before the data, the teacher and the models are ready.
     """
     device = resolve_device(device_name)
-    bar = tqdm(total=spec.config.epochs, desc=spec.run_name, disable=not show_progress, leave=True,
-               dynamic_ncols=True)
     built = build(spec, device)
     task, job = built.task, built.job
+    display = EpochDisplay(spec.run_name, spec.config.epochs, task.metric, show_progress)
     elapsed, logged = 0.0, set()
     if resume_run:
         run_id = resume_run
@@ -104,7 +103,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
             if state["epoch"] not in logged:  # interrupted between the checkpoint and the metrics
                 tracker.log_metrics(run_id, state["metrics"], step=state["epoch"])
                 logged.add(state["epoch"])
-        bar.update(job.progress.epoch)
+        display.skip_to(job.progress.epoch)
     else:
         tags, params = record(spec, task, built.teacher_info, device)
         run_id = tracker.start(spec.task, spec.run_name, {**tags, **(extra_tags or {})}, params)
@@ -112,7 +111,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     heartbeat = Heartbeat(lambda: tracker.set_tags(run_id, {HEARTBEAT_TAG: int(time.time())}))
     try:
         with heartbeat:
-            drive(spec, tracker, run_id, built, checkpoints, logged, elapsed, bar, device, log_config=not resume_run)
+            drive(spec, tracker, run_id, built, checkpoints, logged, elapsed, display, log_config=not resume_run)
         tracker.finish(run_id)
         return run_id
     except KeyboardInterrupt:
@@ -122,11 +121,11 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         tracker.fail(run_id, error)
         raise
     finally:
-        bar.close()
+        display.close()
 
 
 def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoints: CheckpointDir,
-          logged: set[int], elapsed: float, bar: tqdm, device: torch.device, log_config: bool) -> None:
+          logged: set[int], elapsed: float, display: EpochDisplay, log_config: bool) -> None:
     """The epochs of one run, from wherever its job stands, then its final record: an epoch is
     checkpointed before its metrics are logged, and logged once even when it is run again."""
     task, job, started = built.task, built.job, time.perf_counter()
@@ -145,9 +144,7 @@ def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoint
         if report.images is not None:
             grid = sample_grid(report.images)
             tracker.log_image(run_id, grid, key="samples", step=report.epoch)
-        bar.update(1)
-        bar.set_postfix(epoch=report.epoch, **{task.metric: f"{report.metrics[f'eval/{task.metric}']:.3f}"},
-                        syn_s=f"{job.stopwatch['synthesis']:.1f}")
+        display.epoch(report.epoch, report.metrics[f"eval/{task.metric}"], job.stopwatch[SYNTHESIS])
     interrupt.check()  # a stop dropped during the last epoch's bookkeeping still ends KILLED
     total = elapsed + time.perf_counter() - started
     tracker.log_metrics(run_id, finals(job, task, spec, job.stopwatch, total), step=job.progress.epoch - 1)
