@@ -250,15 +250,17 @@ class Tracker:
                 break
         return pd.DataFrame(rows)
 
-    def ui_links(self, base_url: str, latest: int = 12) -> list[tuple[str, str]]:
+    def ui_links(self, base_url: str, latest: int = 16) -> list[tuple[str, str]]:
         """(what, URL) of the MLflow UI views worth opening: each task's runs table, and a compare
-        view of its latest finished run of each variant (at most ``latest``)."""
+        view of its latest finished run of each variant (at most ``latest``), in the UI's model
+        training mode (its default is the GenAI one)."""
+        mode = "workflowType=machine_learning"
         links = []
         for experiment in self.client.search_experiments(filter_string="name LIKE 'dfkd/%'"):
             name, eid = experiment.name, experiment.experiment_id
             if name.endswith("/reports"):
                 continue
-            links.append((f"{name} runs", f"{base_url}/#/experiments/{eid}/runs"))
+            links.append((f"{name} runs", f"{base_url}/#/experiments/{eid}/runs?{mode}"))
             found = self.client.search_runs([eid], "attributes.status = 'FINISHED'", max_results=500,
                                             order_by=["attributes.start_time DESC"])
             newest = list({r.data.tags.get("dfkd.variant", r.info.run_name): r.info.run_id for r in reversed(found)}
@@ -266,7 +268,7 @@ class Tracker:
             if len(newest) > 1:
                 ids = ",".join(f'"{run_id}"' for run_id in newest)
                 links.append((f"{name} compare, latest run of each variant",
-                              f'{base_url}/#/compare-runs?runs=[{ids}]&experiments=["{eid}"]'))
+                              f'{base_url}/#/compare-runs?runs=[{ids}]&experiments=["{eid}"]&{mode}'))
         return links
 
     def get_run(self, run_id: str):

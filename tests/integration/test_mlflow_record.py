@@ -85,6 +85,7 @@ def test_serve_prints_the_views_and_answers_an_allowed_host_name(store):
         process.terminate()
         printed = process.communicate(timeout=30)[1]
     experiment = Tracker(store, create=False).experiment_id("digits", create=False)
-    assert f"dfkd/digits runs: {base}/#/experiments/{experiment}/runs" in printed
+    assert f"dfkd/digits runs: {base}/#/experiments/{experiment}/runs?workflowType=machine_learning" in printed
     assert f"dfkd/digits compare, latest run of each variant: {base}/#/compare-runs?runs=[" in printed
+    assert '&workflowType=machine_learning' in printed.split("compare, latest run of each variant: ")[1]
     assert "reports" not in printed
