@@ -13,7 +13,7 @@ shot() {  # shot OUTPUT WIDTHxHEIGHT URL
 }
 bench leaderboard --task "$TASK" --results-dir "$RESULTS" --format html --output "$profile/page.html"
 shot docs/leaderboard-page.png 1280x1500 "file://$profile/page.html"
-bench serve --results-dir "$RESULTS" --port "$PORT" 2>"$profile/serve.log" & server=$!
+bench serve --results-dir "$RESULTS" --port "$PORT" >/dev/null 2>"$profile/serve.log" & server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$profile"' EXIT
 until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 2; done
 runs=$(grep -m1 "dfkd/$TASK runs: " "$profile/serve.log" | sed 's/.*runs: //')
