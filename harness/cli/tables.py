@@ -93,7 +93,7 @@ Examples:
 @tracking_options
 def plot(task_name, output, budget, source, results_dir, tracking_uri) -> None:
     """Metric against synthesis time (log axis), error bars over seeds, the Pareto front; PNG and SVG,
-    also logged to MLflow (a report run of the task's experiment) when read from the store."""
+    also logged to MLflow (experiment dfkd/<task>/reports) when read from the store."""
     from harness.report.plots import plot as make_plot
 
     runs = task_runs(task_name, source, results_dir, tracking_uri)
