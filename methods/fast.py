@@ -58,7 +58,7 @@ class FastMetaConfig(FastConfig):
 
 
 class FastSynthesizer(Synthesizer):
-    """``fast``: one generator optimised round after round, with a fresh Adam each round."""
+    """``fast``: one generator optimised round after round, its inner Adam restarted each round."""
 
     settings_key = "fast"
     supports = frozenset({"classification", "segmentation"})
@@ -71,9 +71,34 @@ class FastSynthesizer(Synthesizer):
         self.generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device).train()
         self.bn_stats = BNStatistics(self.teacher, c.bn_mmt)
         self.schedule = c.schedule()
+        # The round's state persists and is refilled in place every round: the generator it
+        # optimises, the latent, the targets and the inner Adam (its moments zeroed, as a new one
+        # would start). No tensor or optimiser is made per round, so a round's memory is fixed,
+        # which capturing it (CUDA graphs) needs; results equal those of fresh ones (a test checks).
+        n = c.synthesis_batch_size
+        self.round_generator = self._make_round_generator()
+        self.z = torch.empty(n, c.nz, device=self.device, requires_grad=True)
+        self.targets = torch.empty(n, dtype=torch.long, device=self.device)
+        self.inner = torch.optim.Adam([{"params": self.round_generator.parameters(), "lr": c.lr_g},
+                                       {"params": [self.z], "lr": c.lr_z}], betas=(0.5, 0.999))
 
-    def _round_generator(self, ep: int) -> nn.Module:
-        return self.generator
+    def _make_round_generator(self) -> nn.Module:
+        return self.generator  # ``fast`` optimises its one generator
+
+    def _start_round(self, ep: int) -> None:
+        """Make ``round_generator`` this round's starting point (``fast``: it already is)."""
+
+    def _round_state(self, ep: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer]:
+        """This round's generator, a new latent and targets, and an inner Adam as if new."""
+        self._start_round(ep)
+        with torch.no_grad():
+            self.z.normal_()
+            self.targets.random_(0, self.task.num_classes)
+        for state in self.inner.state.values():
+            for value in state.values():
+                if isinstance(value, torch.Tensor):
+                    value.zero_()
+        return self.round_generator.train(), self.z, self.targets, self.inner
 
     def _after_backward(self, it: int, generator: nn.Module) -> None:
         pass
@@ -84,13 +109,8 @@ class FastSynthesizer(Synthesizer):
     def synthesize(self, round_idx: int) -> SynthesisRound:
         c = self.config
         ep = round_idx + 1  # the reference counts rounds from 1
-        generator = self._round_generator(ep)
-        n = c.synthesis_batch_size
-        z = torch.randn(n, c.nz, device=self.device, requires_grad=True)
-        targets = torch.randint(self.task.num_classes, (n,), device=self.device)
+        generator, z, targets, optimizer = self._round_state(ep)
         zero = torch.zeros((), device=self.device)
-        optimizer = torch.optim.Adam([{"params": generator.parameters(), "lr": c.lr_g},
-                                      {"params": [z], "lr": c.lr_z}], betas=(0.5, 0.999))
         # The reference's off-by-one: the adversarial term starts at epoch index warmup - 1.
         use_adv = c.adv > 0 and ep >= self.schedule.warmup
         best = BestIterate()
@@ -140,10 +160,15 @@ class FastMetaSynthesizer(FastSynthesizer):
         kd_epochs = self.schedule.kd_epochs
         self.reset_round = self.schedule.warmup + int(round(c.reset_frac * kd_epochs))
 
-    def _round_generator(self, ep: int) -> nn.Module:
+    def _make_round_generator(self) -> nn.Module:
+        return copy.deepcopy(self.generator)  # the clone each round starts from the meta-generator
+
+    def _start_round(self, ep: int) -> None:
         if self.config.reset_l0 and ep == self.reset_round:
             reset_first_layers(self.generator)  # the meta-optimiser's state is kept, as in the reference
-        return copy.deepcopy(self.generator).train()
+        with torch.no_grad():
+            for clone, meta in zip(self.round_generator.state_dict().values(), self.generator.state_dict().values()):
+                clone.copy_(meta)
 
     def _after_backward(self, it: int, clone: nn.Module) -> None:
         """First-order MAML: the meta-gradient is the sum of the clone's inner gradients."""

@@ -1,5 +1,7 @@
 """methods.fast on a tiny digits setting: meta-gradients, reset, gating, frozen networks (docs/methods.md#fast-meta)."""
 
+import copy
+
 import pytest
 import torch
 
@@ -183,14 +185,13 @@ def test_partial_reset_happens_once_at_reset_round(task, monkeypatch):
         real_reset(generator)
 
     monkeypatch.setattr(methods.fast, "reset_first_layers", reset)
-    original = synth._round_generator
+    original = synth._start_round
 
-    def round_generator(ep):
-        clone = original(ep)
-        biases[current["round"]] = clone.l1[0].bias.detach().clone()  # the clone copies the meta state
-        return clone
+    def start_round(ep):
+        original(ep)
+        biases[current["round"]] = synth.round_generator.l1[0].bias.detach().clone()  # copies the meta state
 
-    monkeypatch.setattr(synth, "_round_generator", round_generator)
+    monkeypatch.setattr(synth, "_start_round", start_round)
     for round_idx in range(8):
         current["round"] = round_idx
         synth.synthesize(round_idx)
@@ -318,8 +319,8 @@ def test_student_must_not_be_the_teacher(task):
 
 
 def test_optimizers_follow_the_reference_settings(task, monkeypatch):
-    """Meta Adam: lr = lr_g * k, betas (0.5, 0.999), built once; inner Adam: new per round,
-    generator at lr_g and a fresh (N, nz) latent at lr_z."""
+    """Meta Adam: lr = lr_g * k, betas (0.5, 0.999); inner Adam: the round generator at lr_g and an
+    (N, nz) latent at lr_z, both built once and refilled every round (a new latent each round)."""
     built = []
     real_adam = torch.optim.Adam
 
@@ -330,18 +331,72 @@ def test_optimizers_follow_the_reference_settings(task, monkeypatch):
 
     monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
     synth = make_synth(task, g_steps=2, lr_g=4e-3, lr_z=0.02)
-    assert len(built) == 1 and built[0] is synth.meta_optimizer
-    meta = built[0].param_groups[0]
+    assert len(built) == 2 and built[1] is synth.meta_optimizer and built[0] is synth.inner
+    meta = synth.meta_optimizer.param_groups[0]
     assert meta["lr"] == pytest.approx(8e-3) and meta["betas"] == (0.5, 0.999)
     synth.synthesize(0)
+    first_z = synth.z.detach().clone()
     synth.synthesize(1)
-    assert len(built) == 3  # one new inner optimizer per round
-    for inner in built[1:]:
-        gen_group, z_group = inner.param_groups
-        assert gen_group["lr"] == 4e-3 and z_group["lr"] == 0.02
-        assert gen_group["betas"] == z_group["betas"] == (0.5, 0.999)
-        assert len(gen_group["params"]) == len(list(synth.generator.parameters()))
-        assert not any(p is q for p in gen_group["params"] for q in synth.generator.parameters())
-        (z,) = z_group["params"]
-        assert z.shape == (8, 16)
-    assert not torch.equal(built[1].param_groups[1]["params"][0], built[2].param_groups[1]["params"][0])
+    assert len(built) == 2  # no optimiser per round
+    gen_group, z_group = synth.inner.param_groups
+    assert gen_group["lr"] == 4e-3 and z_group["lr"] == 0.02
+    assert gen_group["betas"] == z_group["betas"] == (0.5, 0.999)
+    assert len(gen_group["params"]) == len(list(synth.generator.parameters()))
+    assert not any(p is q for p in gen_group["params"] for q in synth.generator.parameters())
+    (z,) = z_group["params"]
+    assert z is synth.z and z.shape == (8, 16)
+    assert not torch.equal(first_z, synth.z.detach())
+
+
+class DeepCopyRounds:
+    """The round as it was before it was made capturable: a deep copy of the meta-generator, a new
+    latent, new targets and a new inner Adam every round."""
+
+    def _round_state(self, ep):
+        if isinstance(self, FastMetaSynthesizer):
+            if self.config.reset_l0 and ep == self.reset_round:
+                methods.fast.reset_first_layers(self.generator)
+            generator = copy.deepcopy(self.generator).train()
+        else:
+            generator = self.generator
+        c = self.config
+        z = torch.randn(c.synthesis_batch_size, c.nz, device=self.device, requires_grad=True)
+        targets = torch.randint(self.task.num_classes, (c.synthesis_batch_size,), device=self.device)
+        optimizer = torch.optim.Adam([{"params": generator.parameters(), "lr": c.lr_g},
+                                      {"params": [z], "lr": c.lr_z}], betas=(0.5, 0.999))
+        return generator, z, targets, optimizer
+
+
+class DeepCopyMeta(DeepCopyRounds, FastMetaSynthesizer):
+    pass
+
+
+class DeepCopyFast(DeepCopyRounds, FastSynthesizer):
+    pass
+
+
+@pytest.mark.parametrize("cls, reference, overrides", [
+    (FastMetaSynthesizer, DeepCopyMeta, dict(is_maml=True, reset_frac=0.2)),
+    (FastMetaSynthesizer, DeepCopyMeta, dict(is_maml=False, reset_frac=0.2)),
+    (FastSynthesizer, DeepCopyFast, {}),
+])
+def test_in_place_rounds_equal_fresh_copies(task, cls, reference, overrides):
+    """Same seed, six rounds (a partial reset among them): images, losses and the generator agree
+    within 1e-6 with the deep-copy rounds, and the round's tensors are the same objects throughout."""
+    runs = []
+    for klass in (cls, reference):
+        synth = make_synth(task, klass, **overrides)
+        torch.manual_seed(1)
+        rounds = [synth.synthesize(i) for i in range(6)]
+        runs.append((synth, rounds))
+    (mine, ours), (ref, theirs) = runs
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.images, b.images, atol=1e-6, rtol=0)
+        for key in a.losses:
+            torch.testing.assert_close(a.losses[key], b.losses[key], atol=1e-6, rtol=1e-6)
+    for p, q in zip(mine.generator.parameters(), ref.generator.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=0)
+    assert any(not torch.equal(x, y) for x, y in zip(params(mine.generator), params(make_synth(task, cls).generator)))
+    z, inner, clone = mine.z, mine.inner, mine.round_generator
+    mine.synthesize(6)
+    assert mine.z is z and mine.inner is inner and mine.round_generator is clone
