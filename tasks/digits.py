@@ -7,6 +7,7 @@ on a laptop CPU while keeping every method's per-round step count (docs/methods.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -54,8 +55,9 @@ class Digits(Task):
     notes = ("task digits: embedded task, no reference settings; generator and budgets chosen "
              "(docs/methods.md#decision-budgets-and-schedule-scaling)",)
 
-    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
-        super().__init__(data_root, download)
+    def __init__(self, data_root: str | None = None, download: bool = False,
+                 options: Mapping[str, str] | None = None) -> None:
+        super().__init__(data_root, download, options)
         train_images = digit_arrays()[0]
         self.mean = (float(train_images.mean()),)
         self.std = (float(train_images.std()),)

@@ -14,6 +14,7 @@ test mIoU near 0.88 even with every other pixel right (the teacher reached 0.77)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -155,8 +156,9 @@ class DigitsSeg(SegmentationTask):
     notes = ("task digits-seg: embedded task, no reference settings; chosen (docs/methods.md#decision-embedded-tasks, "
              "docs/methods.md#data-free-segmentation proposal for Fast)",)
 
-    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
-        super().__init__(data_root, download)
+    def __init__(self, data_root: str | None = None, download: bool = False,
+                 options: Mapping[str, str] | None = None) -> None:
+        super().__init__(data_root, download, options)
         train_images = canvases("train").images
         self.mean = (float(train_images.mean()),)
         self.std = (float(train_images.std()),)

@@ -26,10 +26,10 @@ def complete_tasks(ctx: click.Context, param: click.Parameter, incomplete: str) 
 
 def complete_pairs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     from harness.core.errors import BenchError
-    from harness.core.registry import TASKS
+    from harness.core.registry import TASKS, task_of
     given = ctx.params.get("task_name") or (ctx.params.get("tasks") or "").split(",")[0] or "digits"
     try:
-        pairs = list(TASKS.get(given).pairs)
+        pairs = list(TASKS.get(task_of(given)).pairs)
     except BenchError:  # a mistyped --task: nothing to offer
         return []
     return _last_of_list(incomplete, pairs)

@@ -29,8 +29,8 @@ def grid_options(func):
     func = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
                         help="Override a config field for every selected method that has it (repeatable).")(func)
     func = click.option("--budget", type=click.Choice(BUDGETS), default=None,
-                        help="How long each cell runs (default: the task's; docs/methods.md#decision-budgets-and-"
-                             "schedule-scaling).")(func)
+                        help="How long each cell runs (default: the task's; "
+                             "docs/methods.md#decision-budgets-and-schedule-scaling).")(func)
     func = click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")(func)
     return click.option("--methods", required=True, shell_complete=complete_methods,
                         help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")(func)
@@ -87,10 +87,10 @@ def write_or_echo(text: str, output: str | None) -> None:
 
 def task_runs(task_name: str, source: str | None, results_dir: str, tracking_uri: str | None):
     """A task's finished runs, from an export file (``--from``) or from the tracking store."""
-    from harness.core.registry import TASKS
+    from harness.core.registry import TASKS, task_of
     from harness.report.exports import load_export
 
-    TASKS.canonical(task_name)
+    TASKS.canonical(task_of(task_name))  # an unknown task is an error, never an empty table
     if source:
         runs = load_export(source)
         if "tags.dfkd.task" in runs.columns:

@@ -61,21 +61,27 @@ def teacher_train(task_name, arch, device, epochs, seed, pretrained_backbone, da
 
 @teacher.command("import", epilog="""\b
 Examples:
-  bench teacher import resnet34.pt --task cifar100 --arch resnet34""")
-@click.argument("path", type=click.Path(dir_okay=False))
+  bench teacher import resnet34.pt --task cifar100 --arch resnet34
+  bench teacher import --from-torchvision --task imagenet --arch resnet50""")
+@click.argument("path", type=click.Path(dir_okay=False), required=False)
+@click.option("--from-torchvision", "from_torchvision", is_flag=True,
+              help="Import torchvision's released ImageNet weights for --arch from the torch hub cache (no download).")
 @click.option("--task", "task_name", required=True,
               shell_complete=complete_tasks)
 @click.option("--arch", required=True, help="The checkpoint's architecture.")
 @click.option("--device", default="auto", show_default=True)
 @data_options
-def teacher_import(path, task_name, arch, device, data_root, download) -> None:
+def teacher_import(path, from_torchvision, task_name, arch, device, data_root, download) -> None:
     """Import a teacher checkpoint ({'state_dict': ...} or a bare state dict) into the cache."""
     from harness.core.devices import resolve_device
     from harness.engine import teachers
     from harness.engine.plan import make_task
 
+    if bool(path) == from_torchvision:
+        raise BenchError("give a checkpoint PATH or --from-torchvision, one of the two")
     task = make_task(task_name, data_root, download)
     task.build_model(arch)
-    info = teachers.import_checkpoint(task, arch, path, resolve_device(device))
+    source = teachers.torchvision_weights(arch) if from_torchvision else path
+    info = teachers.import_checkpoint(task, arch, source, resolve_device(device))
     metric = f"{task.metric} {info.metric:.4f}" if info.metric is not None else "not evaluated (no test set)"
     click.echo(f"teacher {arch} for {task.name}: {metric}, saved to {info.path} (sha256 {info.sha256[:12]})")

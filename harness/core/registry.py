@@ -128,3 +128,8 @@ def _is_task_class(obj: Any) -> bool:
 METHODS: Registry = Registry("method", "methods", "dfkd_bench.methods", _is_method_spec)
 BASELINES: Registry = Registry("baseline", "methods", None, _is_method_spec)
 TASKS: Registry = Registry("task", "tasks", "dfkd_bench.tasks", _is_task_class)
+
+
+def task_of(spec: str) -> str:
+    """The registered task of a task spec: ``imagenet`` for ``imagenet:image_size=64``."""
+    return spec.split(":")[0]

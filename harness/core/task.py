@@ -59,10 +59,34 @@ class Task(ABC):
 
     # arch -> builder(num_classes, in_channels); ``build_model`` checks the name against it.
     architectures: ClassVar[Mapping[str, Callable[..., nn.Module]]]
+    # The integer options a task variant may set, with their defaults (``--task
+    # imagenet:image_size=64``). A variant is its own task in the record: its runs, experiment and
+    # tables are those of ``spec``, apart from the default task's.
+    options: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, data_root: str | None = None, download: bool = False) -> None:
+    def __init__(self, data_root: str | None = None, download: bool = False,
+                 options: Mapping[str, str] | None = None) -> None:
         self.data_root, self.download = data_root, download
         self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
+        self.option_values = {**self.options, **{k: self._option(k, v) for k, v in (options or {}).items()}}
+
+    def _option(self, key: str, value: str) -> int:
+        if key not in self.options:
+            raise BenchError(unknown(f"option for task {self.name}", key, list(self.options))
+                             if self.options else f"task {self.name} has no options (got {key}={value})")
+        try:
+            number = int(value)
+        except ValueError:
+            raise BenchError(f"invalid value {value!r} for task option {key}: expected an integer") from None
+        if number < 1:
+            raise BenchError(f"invalid value {number} for task option {key}: must be >= 1")
+        return number
+
+    @property
+    def spec(self) -> str:
+        """The task as the record names it: ``imagenet``, or ``imagenet:image_size=64`` for a variant."""
+        changed = {k: v for k, v in self.option_values.items() if v != self.options[k]}
+        return ":".join([self.name, *(f"{k}={changed[k]}" for k in sorted(changed))])
 
     @cached_property
     def root(self) -> Path:

@@ -99,8 +99,17 @@ def lookup_method(name: str) -> tuple[str, MethodSpec, bool]:
     raise BenchError(unknown("method", name, METHODS.names() + BASELINES.names()))
 
 
-def make_task(name: str, data_root: str | None = None, download: bool = False) -> Task:
-    return TASKS.get(name)(data_root=data_root, download=download)
+def make_task(spec: str, data_root: str | None = None, download: bool = False) -> Task:
+    """The task of ``spec``: a registered name or alias, with options (``imagenet:image_size=64``)."""
+    name, options = parse_task(spec)
+    return TASKS.get(name)(data_root=data_root, download=download, options=options)
+
+
+def parse_task(spec: str) -> tuple[str, dict[str, str]]:
+    name, *parts = spec.strip().split(":")
+    if not name:
+        raise BenchError(f"malformed task {spec!r}: expected name[:option=value...]")
+    return name, dict(parse_assignment(part, f"task option in {spec!r},") for part in parts)
 
 
 def resolve_cell(task: Task, spec: MethodSpec, pair: str, budget: str, variant: dict[str, Any],
@@ -189,7 +198,7 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
             if precision != "fp32":
                 notes += (f"precision {precision}: autocast forward passes, fp32 weights (the reference runs fp32)",)
             for seed in seed_values:
-                cells.append(RunSpec(task.name, canonical, label, pair, teacher, student, seed, budget,
+                cells.append(RunSpec(task.spec, canonical, label, pair, teacher, student, seed, budget,
                                      resolved, notes, is_baseline, data_root, download, precision, compile))
     return cells
 

@@ -146,3 +146,21 @@ def import_checkpoint(task: Task, arch: str, source: str | Path, device: torch.d
     atomic_save({"state_dict": model.state_dict(), "arch": arch, "task": task.name, "task_version": task.version,
                  "metrics": metrics, "source": str(source), "source_sha256": sha256_of(Path(source))}, path)
     return TeacherInfo(path, sha256_of(path), metrics.get(task.metric))
+
+
+def torchvision_weights(arch: str) -> Path:
+    """The file of torchvision's released ImageNet weights for ``arch`` in the torch hub cache
+    (where ``torchvision.models`` puts a download), or the one-line error naming where to put it:
+    no test and no run downloads."""
+    import torchvision
+
+    try:
+        weights = torchvision.models.get_model_weights(arch).DEFAULT
+    except ValueError:
+        raise BenchError(f"torchvision has no model {arch!r} with released weights") from None
+    name = weights.url.rsplit("/", 1)[-1]
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    if not path.is_file():
+        raise BenchError(f"torchvision's {arch} ImageNet weights ({weights}) are not in the torch hub cache: "
+                         f"put {name} (from {weights.url}) at {path}")
+    return path

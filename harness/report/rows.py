@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 from harness.core.errors import BenchError
-from harness.core.registry import BASELINES, METHODS, TASKS
+from harness.core.registry import BASELINES, METHODS, TASKS, task_of
 
 
 @cache
@@ -48,7 +48,7 @@ def _pair_labels(task: str | None) -> dict[str, str]:
     if not task:
         return {}
     try:
-        task_cls = TASKS.get(task)
+        task_cls = TASKS.get(task_of(task))
     except BenchError:  # runs of a task whose plugin is not installed here: ids, sorted
         return {}
     return {pair: task_cls.pair_labels.get(pair, pair) for pair in task_cls.pairs}
