@@ -149,14 +149,15 @@ def import_checkpoint(task: Task, arch: str, source: str | Path, device: torch.d
 
 
 def torchvision_weights(arch: str) -> Path:
-    """The file of torchvision's released ImageNet weights for ``arch`` in the torch hub cache
-    (where ``torchvision.models`` puts a download), or the one-line error naming where to put it:
-    no test and no run downloads."""
+    """The file of torchvision's first released ImageNet weights for ``arch`` (``IMAGENET1K_V1``,
+    what ``pretrained=True`` loads, as the reference does) in the torch hub cache, where
+    ``torchvision.models`` puts a download; else the one-line error naming where to put it: no
+    test and no run downloads."""
     import torchvision
 
     try:
-        weights = torchvision.models.get_model_weights(arch).DEFAULT
-    except ValueError:
+        weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+    except (ValueError, AttributeError):
         raise BenchError(f"torchvision has no model {arch!r} with released weights") from None
     name = weights.url.rsplit("/", 1)[-1]
     path = Path(torch.hub.get_dir()) / "checkpoints" / name

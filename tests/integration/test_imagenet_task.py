@@ -38,7 +38,7 @@ def data_root(tmp_path_factory):
 def hub(tmp_path_factory):
     """A torch hub cache holding torchvision's resnet50 weights file: random weights, real format."""
     home = tmp_path_factory.mktemp("torch-home")
-    name = torchvision.models.ResNet50_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    name = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     (home / "hub" / "checkpoints").mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet50().state_dict(), home / "hub" / "checkpoints" / name)
@@ -83,7 +83,7 @@ def test_a_teacher_from_torchvision_weights_missing_then_imported(data_root, hub
     empty = tmp_path / "empty-torch-home"
     refused = subprocess_bench(env_with(TORCH_HOME=str(empty)), "teacher", "import", "--from-torchvision",
                                "--task", "imagenet", "--arch", "resnet50")
-    name = torchvision.models.ResNet50_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    name = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     assert refused.returncode == 2
     assert f"put {name} (from https://download.pytorch.org/models/{name}) at {empty}/hub/checkpoints/{name}" \
         in refused.stderr
