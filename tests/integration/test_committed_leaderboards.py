@@ -30,18 +30,12 @@ def test_committed_table_equals_its_regeneration(export, fmt, suffix):
     assert render(build(runs, task=task), fmt) == committed
 
 
-# Exports produced before runs recorded a dirty flag, their cores and the shipped teacher: the
-# README names them as still to be regenerated. Remove a name once its table is regenerated.
-LEGACY = {"digits-seg"}
 SEEDS = [0, 1, 2]
 
 
 @pytest.mark.parametrize("export", EXPORTS, ids=[p.stem for p in EXPORTS])
 def test_committed_runs_identify_their_code_teacher_and_conditions(export):
     runs = load_export(export)
-    if export.stem in LEGACY:
-        assert "tags.dfkd.git_dirty" not in runs.columns, f"{export.stem} is regenerated: drop it from LEGACY"
-        return
     from harness.core.registry import TASKS
     assert set(runs["tags.dfkd.git_dirty"]) == {"false"}  # every run from a clean tree ...
     assert runs["tags.dfkd.git_sha"].nunique() == 1  # ... of one commit
