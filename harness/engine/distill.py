@@ -64,6 +64,7 @@ class Distiller:
         # docs/methods.md#decision-budgets-and-schedule-scaling).
         self.scheduler = config.lr_scheduler(self.optimizer)
         self.progress = Progress()
+        self._last_generated: torch.Tensor | None = None  # a generative method's last KD batch
 
     def kd_step(self, images: torch.Tensor) -> torch.Tensor:
         """One student update on a normalised batch; returns the detached loss (no host sync)."""
@@ -88,6 +89,7 @@ class Distiller:
                 with sw.phase(SYNTHESIS), self.precision.autocast():
                     batch = synth.sample(c.batch_size)
                 self.progress.images_synthesized += batch.shape[0]
+                self._last_generated = batch.detach()
                 with sw.phase(TRAINING):
                     total += self.kd_step(batch)
         else:
@@ -136,7 +138,15 @@ class Distiller:
         self.progress.best = max(self.progress.best, score)
         self.progress.history.append(score)
         self.progress.epoch += 1
-        return EpochReport(epoch, metrics, result, result.images)
+        return EpochReport(epoch, metrics, result, self._shown(result))
+
+    def _shown(self, result) -> torch.Tensor | None:
+        """What the epoch synthesised, for the record's sample grid: a pool method's last round,
+        a generative method's last KD batch (back in [0, 1])."""
+        if result.images is not None:
+            return result.images
+        last = self._last_generated
+        return None if last is None else self.task.denormalize(last.float()).clamp(0, 1)
 
     def state_dict(self) -> dict:
         return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -21,8 +21,8 @@ from tests.conftest import bench, free_port, wait_until_healthy
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     results = tmp_path_factory.mktemp("record") / "results"
-    done = bench("run", "--methods", "fast2,kd", "--task", "digits", "--budget", "smoke", "--quiet", "--device", "cpu",
-                 "--results-dir", str(results))
+    done = bench("run", "--methods", "fast2,kd,dafl", "--task", "digits", "--budget", "smoke", "--quiet",
+                 "--device", "cpu", "--results-dir", str(results))
     assert done.returncode == 0, done.stderr
     return results
 
@@ -32,7 +32,7 @@ def test_experiments_open_in_the_model_training_view_and_names_show_the_seed(sto
     assert tracker.client.get_experiment_by_name("dfkd/digits").tags["mlflow.experimentKind"] == \
         "custom_model_development"
     names = set(tracker.runs("digits")["run_name"])
-    assert names == {"fast2/s0/cnn_large-cnn_small", "kd/s0/cnn_large-cnn_small"}
+    assert names == {"fast2/s0/cnn_large-cnn_small", "kd/s0/cnn_large-cnn_small", "dafl/s0/cnn_large-cnn_small"}
 
 
 def test_sample_grids_are_at_least_256_px_wide_and_the_last_is_an_artifact(store):
@@ -46,6 +46,8 @@ def test_sample_grids_are_at_least_256_px_wide_and_the_last_is_an_artifact(store
     with_images = tracker.client.download_artifacts(fast2, series[0], str(store.parent))
     assert Image.open(with_images).width >= 256
     assert tracker.last_samples(runs.loc["kd", "run_id"]) is None  # KD on real data synthesises nothing
+    generated = Image.open(io.BytesIO(tracker.last_samples(runs.loc["dafl", "run_id"])))  # its last KD batch
+    assert generated.width >= 256
 
 
 def test_memory_figures_are_per_phase_and_named_for_what_they_measure(store):
@@ -64,7 +66,7 @@ def test_plots_go_to_the_reports_experiment_not_among_the_runs(store):
     (report,) = client.search_runs([reports.experiment_id])
     assert {a.path for a in client.list_artifacts(report.info.run_id, "plots")} >= {"plots/digits-pareto.png"}
     cells = client.search_runs([client.get_experiment_by_name("dfkd/digits").experiment_id])
-    assert len(cells) == 2 and all(r.data.tags.get("dfkd.kind") != "report" for r in cells)
+    assert len(cells) == 3 and all(r.data.tags.get("dfkd.kind") != "report" for r in cells)
 
 
 def test_serve_prints_the_views_and_answers_an_allowed_host_name(store):
