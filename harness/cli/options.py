@@ -36,6 +36,13 @@ def grid_options(func):
                         help="Comma-separated methods or variants, e.g. fast5,deepinv:g_steps=5.")(func)
 
 
+def pool_option(func):
+    return click.option("--pool", type=click.Choice(["memory", "disk"]), default="memory", show_default=True,
+                        help="Where pool methods keep their images: on the device, or in the run's checkpoint "
+                             "shards read back by DataLoader workers (data larger than memory, e.g. ImageNet). "
+                             "Same numbers.")(func)
+
+
 def performance_options(func):
     func = click.option("--compile", "compile_", is_flag=True,
                         help="torch.compile the teacher's and student's forward passes.")(func)

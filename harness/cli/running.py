@@ -14,6 +14,7 @@ from harness.cli.options import (
     grid_options,
     make_tracker,
     performance_options,
+    pool_option,
     tracking_options,
 )
 from harness.core.errors import BenchError
@@ -35,9 +36,10 @@ Examples:
               help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
 @click.option("--force", is_flag=True, help="With --resume: also take over RUNNING runs whose heartbeat is stale.")
 @performance_options
+@pool_option
 @data_options
 @tracking_options
-def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_,
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_, pool,
         data_root, download, results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
     from harness.core import interrupt
@@ -48,7 +50,7 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
 
     if force and not resume:
         raise BenchError("--force only applies with --resume")
-    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download, precision, compile_)
+    specs = plan_runs(methods, task_name, pairs, seeds, budget, sets, data_root, download, precision, compile_, pool)
     resolve_device(device)
     tracker = make_tracker(results_dir, tracking_uri)
     plans = [choose(tracker.cell_runs(spec.task, spec.grid_key), force) if resume else (Action.NEW, None)
@@ -130,9 +132,10 @@ Examples:
 @click.option("--data-root", default=None, type=click.Path(file_okay=False),
               help="Dataset root (default: $DFKD_DATA, else the user cache).")
 @performance_options
+@pool_option
 @tracking_options
 def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, force, part, slurm_partition,
-          gpus_per_job, timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, results_dir,
+          gpus_per_job, timeout_min, slurm_cluster, ray_address, data_root, precision, compile_, pool, results_dir,
           tracking_uri) -> None:
     """Run a grid (methods x tasks x pairs x seeds), each cell one `bench run`, here, on Slurm or on Ray;
     cells FINISHED in the store are skipped, resumable ones resumed. Ends with each task's leaderboard."""
@@ -143,7 +146,7 @@ def sweep(methods, tasks, pairs, seeds, budget, device, sets, launcher, jobs, fo
     from harness.report.render import render
 
     launch = Launch(launcher, device, jobs, slurm_partition, gpus_per_job, timeout_min, slurm_cluster, ray_address)
-    specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_)
+    specs = expand(methods, tasks, pairs, seeds, budget, sets, data_root, launch, precision, compile_, pool)
     finished = finished_cells(load_part(part)) if part else {}
     tracker = make_tracker(results_dir, tracking_uri)
     try:

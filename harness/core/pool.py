@@ -64,3 +64,4 @@ class ImagePool:
     def load_state_dict(self, state: dict) -> None:
         self._chunks = [] if state["images"] is None else [state["images"].to(self.device)]
         self._data, self._order, self._cursor = None, None, 0
+

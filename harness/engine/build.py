@@ -18,6 +18,7 @@ from harness.core.synthesizer import MethodSpec, Synthesizer
 from harness.core.task import Task
 from harness.core.timing import Stopwatch
 from harness.engine import teachers
+from harness.engine.disk_pool import DiskPool
 from harness.engine.distill import Distiller
 from harness.engine.plan import RunSpec, lookup_method, make_task
 
@@ -29,13 +30,14 @@ def seed_everything(seed: int) -> None:
 
 
 def build_synthesizer(method: MethodSpec, teacher: nn.Module, student: nn.Module, task: Task, config: Any,
-                      device: torch.device, precision: Precision) -> Synthesizer:
-    """A method's synthesizer with its pool (none for generative methods, which sample on demand)."""
+                      device: torch.device, precision: Precision, pool: str = "memory") -> Synthesizer:
+    """A method's synthesizer with its pool (none for generative methods, which sample on demand):
+    in memory on the device, or on disk (``pool="disk"``, attached to the run's folder later)."""
     cls = method.cls
     if not issubclass(cls, Synthesizer):
         raise TypeError(f"{cls.__name__} is not a Synthesizer")
-    pool = None if cls.generates_on_sample else ImagePool(device)
-    return cls(teacher, student, task, config, device, pool, precision=precision)
+    images = None if cls.generates_on_sample else DiskPool(device) if pool == "disk" else ImagePool(device)
+    return cls(teacher, student, task, config, device, images, precision=precision)
 
 
 @dataclass
@@ -78,7 +80,7 @@ def build(spec: RunSpec, device: torch.device) -> Built:
         job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
         return Built(task, teacher, info, student, job)
     assert teacher is not None, f"{spec.method} distils from the teacher"
-    synthesizer = build_synthesizer(method, teacher, student, task, spec.config, device, precision)
+    synthesizer = build_synthesizer(method, teacher, student, task, spec.config, device, precision, spec.pool)
     distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, synthesizer.pool,
                           Stopwatch(device), precision)
     return Built(task, teacher, info, student, distiller, synthesizer)

@@ -28,6 +28,10 @@ from harness.core.registry import BASELINES, METHODS, TASKS
 from harness.core.synthesizer import MethodSpec
 from harness.core.task import Task
 
+# Where a pool method keeps its images: on the run's device, or in its checkpoint shards on disk
+# (harness.engine.disk_pool), read back through a DataLoader.
+POOLS = ("memory", "disk")
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -48,6 +52,7 @@ class RunSpec:
     download: bool = False
     precision: str = "fp32"  # changes the numbers: in the grid key (when not fp32)
     compile: bool = False  # same numbers within tolerance, faster: not in the grid key
+    pool: str = "memory"  # where a pool method keeps its images: same numbers, not in the grid key
 
     @property
     def config(self) -> Any:
@@ -161,10 +166,13 @@ def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: R
 
 def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str = "0",
               budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None,
-              download: bool = False, precision: str = "fp32", compile: bool = False) -> list[RunSpec]:
+              download: bool = False, precision: str = "fp32", compile: bool = False,
+              pool: str = "memory") -> list[RunSpec]:
     """Expand the flags of ``bench run`` into run specs; raises ``BenchError`` on any bad input."""
     if precision not in DTYPES:
         raise BenchError(unknown("precision", precision, list(DTYPES)))
+    if pool not in POOLS:
+        raise BenchError(unknown("pool", pool, list(POOLS)))
     task = make_task(task_name, data_root)
     budget = budget or task.default_budget
     if budget not in BUDGETS:
@@ -199,7 +207,7 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
                 notes += (f"precision {precision}: autocast forward passes, fp32 weights (the reference runs fp32)",)
             for seed in seed_values:
                 cells.append(RunSpec(task.spec, canonical, label, pair, teacher, student, seed, budget,
-                                     resolved, notes, is_baseline, data_root, download, precision, compile))
+                                     resolved, notes, is_baseline, data_root, download, precision, compile, pool))
     return cells
 
 

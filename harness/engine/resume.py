@@ -19,6 +19,7 @@ import torch
 from harness.core.errors import BenchError, NonFinite
 from harness.core.pool import ImagePool, quantize
 from harness.engine.checkpoint import atomic_save, safe_load
+from harness.engine.disk_pool import DiskPool
 from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, takeover_refusal
 
 KEEP = 2
@@ -59,8 +60,12 @@ class CheckpointDir:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @property
+    def pool_folder(self) -> Path:
+        return self.root / "pool"
+
     def save_round(self, round_idx: int, images01: torch.Tensor) -> None:
-        atomic_save(quantize(images01).cpu(), self.root / "pool" / f"round_{round_idx:06d}.pt")
+        atomic_save(quantize(images01).cpu(), self.pool_folder / f"round_{round_idx:06d}.pt")
 
     def save_epoch(self, epoch: int, job_state: dict, elapsed_s: float, metrics: dict[str, float]) -> None:
         """Written before the epoch's metrics are logged: a resume re-logs them if they are missing.
@@ -87,8 +92,12 @@ class CheckpointDir:
         return None
 
     def restore_pool(self, pool: ImagePool, rounds: int) -> None:
+        """The pool of the first ``rounds`` rounds: read into memory, or adopted where it lies."""
+        if isinstance(pool, DiskPool):
+            pool.adopt(rounds)
+            return
         for round_idx in range(rounds):
-            pool.add_quantized(safe_load(self.root / "pool" / f"round_{round_idx:06d}.pt"))
+            pool.add_quantized(safe_load(self.pool_folder / f"round_{round_idx:06d}.pt"))
 
 
 class Action(Enum):

@@ -17,6 +17,7 @@ from harness.core.task import Task
 from harness.core.timing import SYNTHESIS, TRAINING, Stopwatch
 from harness.engine.build import Built, build
 from harness.engine.checkpoint import atomic_save
+from harness.engine.disk_pool import DiskPool
 from harness.engine.display import EpochDisplay
 from harness.engine.ownership import HEARTBEAT_TAG, OWNER_TAG, Heartbeat, Owner
 from harness.engine.plan import (
@@ -64,7 +65,7 @@ def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict,
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
             "dfkd.resumable": "true", HEARTBEAT_TAG: int(time.time()), OWNER_TAG: str(Owner.me()),
-            "dfkd.precision": spec.precision, "dfkd.compile": str(spec.compile).lower()}
+            "dfkd.precision": spec.precision, "dfkd.compile": str(spec.compile).lower(), "dfkd.pool": spec.pool}
     tags.update({**provenance.git_state().tags(), **provenance.cpu_tags(), **provenance.concurrency_tags()})
     schedule = vars(spec.config.schedule()) if hasattr(spec.config, "schedule") else {}
     params = {**flatten(spec.config), **{f"schedule.{k}": v for k, v in schedule.items()}}
@@ -88,6 +89,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
     if resume_run:
         run_id = resume_run
         checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
+        attach_pool(built, checkpoints)
         tracker.reopen(run_id, owner=str(Owner.me()))
         logged = {step for step, _ in tracker.metric_history(run_id, f"eval/{task.metric}")}
         state = checkpoints.latest()
@@ -108,6 +110,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         tags, params = record(spec, task, built.teacher_info, device)
         run_id = tracker.start(spec.task, spec.run_name, {**tags, **(extra_tags or {})}, params)
         checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
+        attach_pool(built, checkpoints)
     heartbeat = Heartbeat(lambda: tracker.set_tags(run_id, {HEARTBEAT_TAG: int(time.time())}))
     try:
         with heartbeat:
@@ -124,6 +127,12 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         display.close()
 
 
+def attach_pool(built: Built, checkpoints: CheckpointDir) -> None:
+    """A disk pool keeps its shards in the run's checkpoint folder, which exists once the run does."""
+    if built.synthesizer is not None and isinstance(built.synthesizer.pool, DiskPool):
+        built.synthesizer.pool.attach(checkpoints.pool_folder)
+
+
 def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoints: CheckpointDir,
           logged: set[int], elapsed: float, display: EpochDisplay, log_config: bool) -> None:
     """The epochs of one run, from wherever its job stands, then its final record: an epoch is
@@ -136,7 +145,9 @@ def drive(spec: RunSpec, tracker: Tracker, run_id: str, built: Built, checkpoint
                                            "pair": spec.pair, "seed": spec.seed, "budget": spec.budget}},
                          "config.json")
     while job.progress.epoch < spec.config.epochs:
-        report = job.run_epoch(on_round=checkpoints.save_round)  # checks for stop requests itself
+        # A disk pool writes each round's shard itself, where the checkpoint keeps it.
+        on_disk = built.synthesizer is not None and isinstance(built.synthesizer.pool, DiskPool)
+        report = job.run_epoch(on_round=None if on_disk else checkpoints.save_round)  # checks for stops itself
         checkpoints.save_epoch(report.epoch, job.state_dict(), elapsed + time.perf_counter() - started,
                                report.metrics)
         if report.epoch not in logged:

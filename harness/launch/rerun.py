@@ -52,7 +52,7 @@ def spec_from_record(tags: dict[str, str], params: dict[str, str], run_id: str, 
     def plan(sets: tuple[str, ...] = ()) -> RunSpec:
         return plan_runs(tags["dfkd.variant"], tags["dfkd.task"], tags["dfkd.pair"], tags["dfkd.seed"],
                          tags["dfkd.budget"], sets, data_root, download, tags.get("dfkd.precision", "fp32"),
-                         tags.get("dfkd.compile") == "true")[0]
+                         tags.get("dfkd.compile") == "true", tags.get("dfkd.pool", "memory"))[0]
 
     spec = plan()
     recorded = {k: params[k] for k in flatten(spec.config) if k in params}

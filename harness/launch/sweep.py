@@ -33,7 +33,8 @@ class Report:
 
 
 def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str | None, sets: tuple[str, ...],
-           data_root: str | None, launch: Launch, precision: str = "fp32", compile: bool = False) -> list[RunSpec]:
+           data_root: str | None, launch: Launch, precision: str = "fp32", compile: bool = False,
+           pool: str = "memory") -> list[RunSpec]:
     """Every cell of the grid, once; bad input or an unusable launcher fails here, before the store."""
     from harness.core.devices import resolve_device
     from harness.engine.plan import plan_runs, split_list
@@ -50,7 +51,7 @@ def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str 
                          "login node of the cluster")
     specs = [spec for task in split_list(tasks, "task")
              for spec in plan_runs(methods, task, pairs, seeds, budget, sets, data_root, precision=precision,
-                                   compile=compile)]
+                                   compile=compile, pool=pool)]
     return list({spec.grid_key: spec for spec in specs}.values())
 
 
