@@ -35,12 +35,14 @@ Examples:
 @click.option("--resume", is_flag=True,
               help="Continue KILLED resumable runs of these cells, skip FINISHED ones, start the rest.")
 @click.option("--force", is_flag=True, help="With --resume: also take over RUNNING runs whose heartbeat is stale.")
+# A sweep's cells end with their FINISHED line, which the sweep reports: no summary after it.
+@click.option("--summary/--no-summary", default=True, hidden=True)
 @performance_options
 @pool_option
 @data_options
 @tracking_options
-def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, precision, compile_, pool,
-        data_root, download, results_dir, tracking_uri) -> None:
+def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, force, summary, precision, compile_,
+        pool, data_root, download, results_dir, tracking_uri) -> None:
     """Run every (method, pair, seed) cell and log each as an MLflow run."""
     from harness.core import interrupt
     from harness.core.devices import resolve_device
@@ -74,10 +76,11 @@ def run(methods, task_name, pairs, seeds, budget, device, sets, quiet, resume, f
             sys.exit(130)
         click.echo(f"{spec.run_name}: FINISHED (run {run_id}{', resumed' if previous else ''})")
         finished.append((spec, run_id, "FINISHED, resumed" if previous else "FINISHED"))
-    click.echo("\n" + summary(finished, tracker, results_dir, tracking_uri))
+    if summary:
+        click.echo("\n" + summary_of(finished, tracker, results_dir, tracking_uri))
 
 
-def summary(cells: list, tracker, results_dir: str, tracking_uri: str | None) -> str:
+def summary_of(cells: list, tracker, results_dir: str, tracking_uri: str | None) -> str:
     """The cells of this `bench run`, their metric and synthesis time, where they are and what to
     run next."""
     from tabulate import tabulate

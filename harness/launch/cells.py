@@ -118,7 +118,8 @@ def make_cell(spec: RunSpec, tracker: Tracker, resume: bool = False, force: bool
     results = tracker.results_dir.resolve()
     args = ("--methods", spec.variant, "--task", spec.task, "--pairs", spec.pair, "--seeds", str(spec.seed),
             "--budget", spec.budget, "--device", device, "--precision", spec.precision,
-            *(["--compile"] if spec.compile else []), "--pool", spec.pool, "--quiet", "--results-dir", str(results),
+            *(["--compile"] if spec.compile else []), "--pool", spec.pool, "--quiet", "--no-summary",
+            "--results-dir", str(results),
             "--tracking-uri", tracker.uri, *[word for s in own_sets for word in ("--set", s)],
             *(["--data-root", data_root] if data_root else []))
     log = results / "sweep-logs" / spec.task / f"{spec.run_name.replace('/', '_')}.log"

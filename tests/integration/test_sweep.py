@@ -49,6 +49,8 @@ def test_local_sweep_finishes_then_skips_then_relaunches_only_a_deleted_cell(tmp
     assert runs["metrics.best/acc"].notna().all() and runs["metrics.time/synthesis_s"].notna().all()
     assert (runs["tags.dfkd.concurrent_jobs"] == "2").all()  # two CPU cells shared the cores
     assert "[4 done, 0 running, 0 failed, 0 skipped]" in out
+    done = [line for line in out.splitlines() if ": done (" in line]  # each cell's own FINISHED line
+    assert len(done) == 4 and all(": FINISHED (run " in line for line in done), done
     assert "| fast2" in out and "| dafl" in out  # the leaderboard
 
     again = sweep_here(results, "--methods", "fast2,dafl", "--seeds", "0,1", "--jobs", "2").stdout
