@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from harness.core.errors import BenchError
 from harness.core.task import Recipe, Task
@@ -87,6 +87,7 @@ class _Cifar(Task):
     pair_labels = PAIR_LABELS
     budgets = _BUDGETS
     default_budget = "paper"
+    loader_workers = 4
 
     def _dataset(self, train: bool) -> Dataset:
         import torchvision
@@ -106,11 +107,6 @@ class _Cifar(Task):
 
     def test_set(self) -> Dataset:
         return self._dataset(train=False)
-
-    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
-        workers = 4 if torch.cuda.is_available() else 0
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                          pin_memory=workers > 0, persistent_workers=False)
 
     def feature_modules(self, model: torch.nn.Module) -> list[torch.nn.Module] | None:
         """REF-CMI reads a ResNet's instance features at the inputs of its four stages

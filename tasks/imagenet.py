@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from harness.core.errors import BenchError
 from harness.core.task import Task
@@ -79,6 +79,7 @@ class ImageNet(Task):
     budgets = _BUDGETS
     default_budget = "paper"
     options = {"image_size": 224}
+    loader_workers = 8  # JPEG decoding and resizing at 224 px
     notes = ("task imagenet: the paper's Table 2 pairs from torchvision's models; Fast runs the DCGAN generator, "
              "not the reference's ImageNet variant (latent maps, meta-learned z: not implemented, "
              "docs/methods.md#fast-imagenet-variant)",)
@@ -122,11 +123,6 @@ class ImageNet(Task):
 
     def train_batch(self, images01: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.normalize(images01), labels  # the loader's RandomResizedCrop and flip are the training view
-
-    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
-        workers = min(8, torch.get_num_threads()) if torch.cuda.is_available() else 0
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                          pin_memory=workers > 0, persistent_workers=workers > 0)
 
     def method_defaults(self, key: str) -> dict[str, Any]:
         return {"generator": "dcgan"} if key in ("fast_meta", "fast") else {}

@@ -155,6 +155,7 @@ class NYUv2(SegmentationTask):
     architectures = ARCHS
     pair_labels = {"deeplabv3_resnet50-deeplabv3_mobilenetv2": "DeepLabV3-R50 / DeepLabV3-MV2"}
     default_budget = "paper"
+    loader_workers = 4
     budgets = _BUDGETS
     notes = ()
 
@@ -174,13 +175,11 @@ class NYUv2(SegmentationTask):
             raise _no_download(self.root)
         return super().has_test_set()
 
-    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
-        workers = 4 if torch.cuda.is_available() else 0
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
         # A last training batch of one image would break BatchNorm (ASPP's image-pooling branch is
         # 1x1): drop it then, and only then, so every other image is still seen each epoch.
-        drop_last = shuffle and len(dataset) % batch_size == 1 and len(dataset) > 1
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                          pin_memory=workers > 0, drop_last=drop_last, persistent_workers=False)
+        drop_last = drop_last or (shuffle and len(dataset) % batch_size == 1 and len(dataset) > 1)
+        return super().loader(dataset, batch_size, shuffle, drop_last)
 
     def train_batch(self, images01: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The dataset already cropped and flipped image and label together (docs/methods.md#nyuv2-transforms)."""

@@ -63,6 +63,8 @@ class Task(ABC):
     # imagenet:image_size=64``). A variant is its own task in the record: its runs, experiment and
     # tables are those of ``spec``, apart from the default task's.
     options: ClassVar[dict[str, int]] = {}
+    # DataLoader worker processes on CUDA: decoding image files keeps up with the GPU (0: in memory).
+    loader_workers: ClassVar[int] = 0
 
     def __init__(self, data_root: str | None = None, download: bool = False,
                  options: Mapping[str, str] | None = None) -> None:
@@ -202,8 +204,12 @@ class Task(ABC):
         return self.normalize(out)
 
     # -- evaluation ---------------------------------------------------------------------------
-    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+    def loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
+        """Batches of ``dataset``; ``loader_workers`` processes read a file dataset beside a GPU (none
+        on a CPU, where they would take the cores the run itself uses)."""
+        workers = self.loader_workers if torch.cuda.is_available() else 0
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, pin_memory=workers > 0,
+                          drop_last=drop_last, persistent_workers=workers > 0)
 
     @torch.inference_mode()
     def evaluate(self, model: nn.Module, device: torch.device, batch_size: int = 1024) -> dict[str, float]:
