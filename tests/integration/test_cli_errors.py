@@ -71,7 +71,7 @@ def test_config_show_names_the_source_of_every_field():
 
 def test_list_pairs_and_tasks():
     assert CliRunner().invoke(cli, ["list", "tasks"]).stdout.split() == [
-        "digits", "cifar10", "cifar100", "digits-seg", "nyuv2", "fashion-mnist"]
+        "digits", "cifar10", "cifar100", "digits-seg", "nyuv2", "fashion-mnist", "imagenet"]
     pairs = CliRunner().invoke(cli, ["list", "pairs", "--task", "digits"]).stdout
     assert "cnn_large-cnn_small" in pairs
 
