@@ -61,8 +61,7 @@ def complete(program: str, words: str) -> list[str]:
 
 @pytest.mark.parametrize("program", ["bench", "dfkd-bench"])
 def test_completion_offers_methods_tasks_and_the_tasks_pairs_for_both_entry_points(program):
-    if not shutil.which(program, path=str(BIN)):
-        pytest.skip(f"{program} is not installed in this environment")
+    assert shutil.which(program, path=str(BIN)), f"{program} is not installed: pip install -e . makes both"
     assert set(complete(program, f"{program} run --methods fast5,cm")) == {"fast5,cmi"}
     assert {"fast2", "fast5", "fast10", "fast50", "fast"} <= set(complete(program, f"{program} run --methods fa"))
     assert "fashion-mnist" in complete(program, f"{program} run --task fa")
