@@ -36,3 +36,6 @@ METHODS.register("fast", "methods.fast:fast", about=About("Fast", _FAST + " (gen
 for _steps in (2, 5, 10, 50):
     METHODS.register(f"fast{_steps}", f"methods.fast:fast{_steps}", about=About(
         f"Fast-{_steps}", _FAST, docs="fast-meta"))
+METHODS.register("fast50_imagenet", "methods.fast_imagenet:fast50_imagenet", about=About(
+    "Fast-50 (ImageNet)", _FAST + " (its ImageNet synthesizer: latent maps, a meta-learned latent)",
+    docs="fast-imagenet-variant"))

@@ -75,6 +75,37 @@ class DCGANGenerator(nn.Module):
         return (out + 1) / 2 if self.tanh else out
 
 
+class DeepGenerator(nn.Module):
+    """FastDFKD's ImageNet generator (docs/methods.md#fast-imagenet-variant): a latent *map* in, no linear layer.
+
+    The latent is ``N x nz x (size/16) x (size/16)`` (14x14 at 224 px): a 3x3 convolution to ``2*ngf``
+    maps, then four stages of (upsample x2, 3x3 convolution, BN, LeakyReLU) with widths
+    2ngf -> 2ngf -> ngf -> ngf -> ngf, then a 3x3 convolution to the image and a sigmoid. Keeping
+    space in the latent lets a meta-learned latent carry layout, which a vector cannot at 224 px.
+    """
+
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 224, channels: int = 3) -> None:
+        super().__init__()
+        if img_size % 16:
+            raise ValueError(f"the ImageNet generator upsamples x16: image size {img_size} is not a multiple of 16")
+        self.nz = nz
+        self.latent_size = img_size // 16
+        widths = [2 * ngf, 2 * ngf, ngf, ngf, ngf]
+        blocks: list[nn.Module] = [nn.Conv2d(nz, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+                                   nn.LeakyReLU(0.2, inplace=True)]
+        for cin, cout in zip(widths, widths[1:]):
+            blocks += [nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+        blocks += [nn.Conv2d(ngf, channels, 3, padding=1), nn.Sigmoid()]
+        self.conv_blocks = nn.Sequential(*blocks)
+
+    def latent_shape(self, n: int) -> tuple[int, int, int, int]:
+        return n, self.nz, self.latent_size, self.latent_size
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.conv_blocks(z)
+
+
 def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, int]) -> nn.Module:
     """``g32`` / ``large`` (G32 and G32-Large, docs/methods.md#generators), ``dcgan`` or DFAD's ``dfad`` at the
     task's image shape."""

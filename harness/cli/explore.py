@@ -33,7 +33,9 @@ def list_(what: str, task_name: str | None, details: bool) -> None:
         for name in registry.names():
             row = [name, registry.label(name), registry.family(name), registry.about(name).paper]
             if details:
-                row += [", ".join(sorted(registry.get(name).cls.supports)),
+                cls = registry.get(name).cls
+                row += [", ".join(sorted(cls.supports)) + (f" (task {', '.join(sorted(cls.tasks))} only)"
+                                                           if cls.tasks else ""),
                         f"docs/methods.md#{registry.about(name).docs}" if registry.about(name).docs else ""]
             rows.append(row)
         headers = ["name", "label", "family", "paper"] + (["supports", "described in"] if details else [])

@@ -35,12 +35,13 @@ def profile(task_name, pair, methods, device, batch_size, precision, compile_) -
     dev = resolve_device(device)
     figures = run_profile(task_name, pair, methods or DEFAULT_METHODS, dev, batch_size, precision=precision,
                           compile_forward=compile_)
-    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.per_s:,.2f}", f"{f.images_per_s:,.0f}",
+    rows = [(f.name, f.operation, f"{f.seconds:.4f}", f"{f.per_s:,.3g}", f"{f.images_per_s:,.3g}",
              f"{f.flops / 1e9:,.1f}", f"{f.flops_per_s / 1e9:,.1f}", f"{100 * f.peak_fraction:.1f}",
              f"{f.peak_mb:,.0f}", "" if f.projected_paper_h is None else f"{f.projected_paper_h:.3f}")
             for f in figures]
     click.echo(f"{task_name} on {dev}, {precision}{', compiled' if compile_ else ''}, "
-               + (f"batch {batch_size} (projections at this batch size)" if batch_size else "paper batch sizes")
+               + (f"batch {batch_size} (projections: cost per image x the paper run's images)" if batch_size
+                  else "paper batch sizes")
                + f"; dense matmul peak measured {figures[0].device_flops_per_s / 1e9:,.0f} GFLOP/s")
     click.echo(tabulate(rows, headers=["method", "operation", "seconds", "per s", "images/s", "GFLOP",
                                        "GFLOP/s", "% of peak", "peak MB", "projected paper synthesis h"],

@@ -58,10 +58,18 @@ class Method:
     # a method from another package cannot edit the tasks it runs on. A task's own entry wins.
     budgets: ClassVar[Mapping[str, Mapping[str, Mapping[str, Any]]]] = {}
     supports: ClassVar[frozenset[str]] = frozenset({"classification"})
+    # The tasks, by name, a class is made for; None: every task of a kind it supports. FastDFKD's
+    # ImageNet synthesizer, for one, is built around 224 px images and ImageNet's released settings.
+    tasks: ClassVar[frozenset[str] | None] = None
     Config: ClassVar[type]
     generates_on_sample: ClassVar[bool] = False
     # Baselines that train from the labels alone set False: no teacher is loaded for them.
     needs_teacher: ClassVar[bool] = True
+
+    @classmethod
+    def runs_on(cls, task: Task | type[Task]) -> bool:
+        """Whether this class can run on ``task`` (its kind, and its name where ``tasks`` is set)."""
+        return task.kind in cls.supports and (cls.tasks is None or task.name in cls.tasks)
 
     @classmethod
     def deviations(cls, config: Any, task: Task) -> list[str]:

@@ -186,9 +186,10 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
     for word in split_list(methods, "method"):
         name, variant = parse_variant(word)
         canonical, spec, is_baseline = lookup_method(name)
-        if task.kind not in spec.cls.supports:
-            raise BenchError(f"method {canonical!r} does not support {task.kind} (task {task.name}). "
-                             f"Methods that do: {', '.join(supporting(task.kind))}")
+        if not spec.cls.runs_on(task):
+            where = (f"does not support {task.kind} (task {task.name})" if task.kind not in spec.cls.supports
+                     else f"runs only on task {', '.join(sorted(spec.cls.tasks or ()))}, not {task.name}")
+            raise BenchError(f"method {canonical!r} {where}. Methods that do: {', '.join(supporting(task))}")
         selected.append((canonical, spec, is_baseline, variant))
     for field_name in overrides:
         if not any(field_name in fields_of(spec.cls.Config) for _, spec, _, _ in selected):
@@ -211,6 +212,7 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
     return cells
 
 
-def supporting(kind: str) -> list[str]:
+def supporting(task: Task | type[Task]) -> list[str]:
+    """The registered methods and baselines that run on ``task``, in the tables' row order."""
     return [name for registry in (METHODS, BASELINES) for name in registry.names()
-            if kind in registry.get(name).cls.supports]
+            if registry.get(name).cls.runs_on(task)]

@@ -2,9 +2,10 @@
 
 Needs no dataset and no trained teacher: teacher and student are randomly initialised (the cost
 of a step does not depend on the weights). Per-iteration timings of the many-step methods
-(DeepInv, CMI) are extrapolated to their full rounds; the projected paper-budget hours use the
-``paper`` budget's rounds and batch sizes, as the run record does
-(docs/methods.md#decision-budgets-and-schedule-scaling).
+(DeepInv, CMI) are extrapolated to their full rounds; the projected paper-budget hours are the
+measured cost per image times the images of a ``paper``-budget run at its own batch sizes, as the
+run record projects them (docs/methods.md#decision-budgets-and-schedule-scaling), so a small
+``--batch-size`` on a CPU still projects the paper's run.
 
 Each operation's FLOPs are counted once with ``torch.utils.flop_counter`` (convolutions and
 matmuls, forward and backward) and divided by its time; the fraction is of the device's own
@@ -25,7 +26,7 @@ from harness.core.precision import Precision, configure_backends, prepare
 from harness.core.timing import Stopwatch
 from harness.engine.build import build_synthesizer, seed_everything
 from harness.engine.distill import Distiller
-from harness.engine.plan import lookup_method, make_task, plan_runs
+from harness.engine.plan import lookup_method, make_task, plan_runs, planned_images
 
 DEFAULT_METHODS = "fast5,deepinv,cmi,dafl"
 TIMED_ITERATIONS = 3  # inner iterations timed for methods whose rounds take thousands of steps
@@ -99,6 +100,7 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
     task = make_task(task_name)
     sets = (f"synthesis_batch_size={batch_size}", f"batch_size={batch_size}") if batch_size else ()
     specs = plan_runs(methods, task_name, pair, "0", "paper", sets, precision=precision, compile=compile_forward)
+    paper_specs = plan_runs(methods, task_name, pair, "0", "paper", precision=precision) if sets else specs
     amp = Precision(precision, device)
     peak = matmul_flops_per_s(device, amp)
     configure_backends(device)
@@ -109,17 +111,17 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
     figures: list[Figure] = []
 
     def measure(name: str, operation: str, fn: Callable[[], object], images: int, repeats: int = 1,
-                scale: float = 1.0, paper_rounds: int | None = None) -> Figure:
+                scale: float = 1.0, paper_images: int | None = None) -> Figure:
         seconds = _timed(device, fn, repeats) * scale
         flops = _counted(fn) * scale
-        projected = None if paper_rounds is None else paper_rounds * seconds / 3600
+        projected = None if paper_images is None else seconds / images * paper_images / 3600
         return Figure(name, operation, seconds, images, peak_memory_mb(device), projected, flops, peak)
 
-    for spec in specs:
+    for spec, paper_spec in zip(specs, paper_specs):
         _, method, _ = lookup_method(spec.method)
         paper = spec.config
         schedule = paper.schedule()
-        rounds = schedule.epochs * schedule.rounds_per_epoch
+        run_images = planned_images(method, paper_spec.config)
         many_steps = getattr(paper, "g_steps", 1) > 50
         config = dataclasses.replace(paper, g_steps=TIMED_ITERATIONS) if many_steps else paper
         synth = build_synthesizer(method, teacher, student, task, config, device, amp)
@@ -137,12 +139,13 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
 
             step = measure(spec.variant, "generator step", synthesize, paper.g_steps * paper.synthesis_batch_size)
             batch = measure(spec.variant, "sample KD batch", sample, paper.batch_size, repeats=3)
-            hours = rounds * (step.seconds + paper.kd_steps * batch.seconds) / 3600
+            round_images = paper.g_steps * paper.synthesis_batch_size + paper.kd_steps * paper.batch_size
+            hours = (step.seconds + paper.kd_steps * batch.seconds) / round_images * run_images / 3600
             figures += [dataclasses.replace(step, projected_paper_h=hours), batch]
         else:
             label = f"round ({paper.g_steps} steps{', extrapolated' if many_steps else ''})"
             figures.append(measure(spec.variant, label, synthesize, paper.synthesis_batch_size, scale=scale,
-                                   paper_rounds=rounds))
+                                   paper_images=run_images))
 
     kd_batch = specs[0].config.batch_size
     images = task.normalize(torch.rand(kd_batch, *task.image_shape, device=device))

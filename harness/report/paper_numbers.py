@@ -2,9 +2,9 @@
 
 The data lives in the packaged ``harness/report/paper_numbers.csv``, one row per published cell:
 
-* ``task``: ``cifar10``, ``cifar100`` or ``nyuv2``;
+* ``task``: ``cifar10``, ``cifar100``, ``nyuv2`` or ``imagenet``;
 * ``method``: our variant name (``teacher``, ``scratch``, ``kd``, ``deepinv`` = DeepInv-2k,
-  ``cmi`` = CMI-500, ``dafl``, ``zskt``, ``dfq``, ``fast2``, ``fast5``, ``fast10``, ``dfad``);
+  ``cmi`` = CMI-500, ``dafl``, ``zskt``, ``dfq``, ``fast2``, ``fast5``, ``fast10``, ``dfad``, ``fast50_imagenet``);
 * ``pair``: ``<teacher>-<student>`` as in the run's ``dfkd.pair`` tag;
 * ``metric`` and ``value``: the store's metric name and unit (fractions: 93.63 % is 0.9363);
 * ``hours``: published synthesis hours, empty where none were given;

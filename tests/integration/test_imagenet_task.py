@@ -1,7 +1,8 @@
 """The ImageNet task on a tiny ImageFolder the test writes (three classes of 32 px PNGs, the
 real layout): its pairs, its one-line errors, a teacher imported from torchvision's weights
 file in the torch hub cache (random weights in the real format, no download), and a smoke run
-of the whole pipeline at ``imagenet:image_size=32`` into MLflow, a task of its own in the record."""
+of the whole pipeline at ``imagenet:image_size=32`` into MLflow (the CIFAR Fast-2 and the reference's
+ImageNet synthesizer, fast50_imagenet), a task of its own in the record."""
 
 from __future__ import annotations
 
@@ -107,15 +108,19 @@ def test_a_smoke_run_of_the_variant_is_a_task_of_its_own_in_the_record(data_root
                                 "--device", "cpu")
     assert imported.returncode == 0, imported.stderr
     results = tmp_path / "results"
-    done = bench("run", "--methods", "fast2", "--task", "imagenet:image_size=32", "--pairs", "resnet50-resnet18",
+    done = bench("run", "--methods", "fast2,fast50_imagenet", "--task", "imagenet:image_size=32", "--pairs",
+                 "resnet50-resnet18",
                  "--budget", "smoke", "--device", "cpu", "--data-root", str(data_root), "--results-dir", str(results),
                  "--quiet")
     assert done.returncode == 0, done.stderr
     runs = Tracker(results, create=False).runs("imagenet:image_size=32")
-    assert len(runs) == 1
-    run = runs.iloc[0]
-    assert run["tags.dfkd.task"] == "imagenet:image_size=32" and run["tags.dfkd.pair"] == "resnet50-resnet18"
-    assert 0 <= run["metrics.best/acc"] <= 1 and run["metrics.synth/images"] == 16  # 2 rounds of 8
+    assert sorted(runs["tags.dfkd.method"]) == ["fast2", "fast50_imagenet"]
+    for _, run in runs.iterrows():
+        assert run["tags.dfkd.task"] == "imagenet:image_size=32" and run["tags.dfkd.pair"] == "resnet50-resnet18"
+        assert 0 <= run["metrics.best/acc"] <= 1 and run["metrics.synth/images"] == 16  # 2 rounds of 8
+    variant = runs[runs["tags.dfkd.method"] == "fast50_imagenet"].iloc[0]
+    assert "no pre-synthesised initial image folder" in variant["tags.dfkd.deviations"]
+    assert variant["params.adv"] == "0.01" and variant["params.lr"] == "0.01"  # the logs' ResNet-18 run
     assert Tracker(results, create=False).runs("imagenet").empty  # the default task's record is apart
     board = bench("leaderboard", "--task", "imagenet:image_size=32", "--results-dir", str(results))
-    assert board.returncode == 0 and "ResNet-50 / ResNet-18" in board.stdout
+    assert board.returncode == 0 and "ResNet-50 / ResNet-18" in board.stdout and "fast50_imagenet" in board.stdout

@@ -3,6 +3,7 @@ timed, and the figures keep the methods' cost order (many-step inversion far abo
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
@@ -18,6 +19,8 @@ def test_profile_figures(cpu):
     # DeepInv's round is 2,000 steps against Fast-5's 5: per image it must cost far more.
     assert deepinv.seconds / deepinv.images >= 20 * fast5.seconds / fast5.images
     assert deepinv.projected_paper_h > fast5.projected_paper_h > 0
+    # Measured at batch 8, projected to the paper's run (220 rounds of 256 images), not to 220 x 8.
+    assert fast5.projected_paper_h == pytest.approx(fast5.seconds / 8 * 220 * 256 / 3600)
     assert by_name[("dafl", "sample")].projected_paper_h is None
     # FLOPs counted for every operation; achieved FLOP/s as a fraction of the measured matmul peak.
     assert all(f.flops > 0 and f.device_flops_per_s > 0 and 0 < f.peak_fraction < 5 for f in figures)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.core.errors import BenchError
+from harness.core.registry import TASKS
 from harness.report import paper_numbers
 from harness.report.exports import export, load_export
 from harness.report.leaderboard import build
@@ -377,6 +378,11 @@ def test_paper_numbers_data():
     nyu = numbers[numbers["task"] == "nyuv2"].set_index("method")
     assert nyu.loc["dfad", "value"] == pytest.approx(0.364) and nyu.loc["dfad", "verified"]
     assert not nyu.loc["fast10", "verified"] and not nyu.loc["dafl", "verified"]
+    imagenet = primary[primary["task"] == "imagenet"].set_index(["method", "pair"])
+    assert imagenet.loc[("fast50_imagenet", "resnet50-resnet18"), "value"] == pytest.approx(0.5345)
+    assert imagenet.loc[("fast50_imagenet", "resnet50-resnet50"), "hours"] == pytest.approx(6.28)
+    assert imagenet.loc[("deepinv", "resnet50-resnet50"), "hours"] == pytest.approx(166)
+    assert len(imagenet) == 7 and set(imagenet.index.get_level_values("pair")) <= set(TASKS.get("imagenet").pairs)
     assert numbers["value"].between(0, 1).all()
 
 
