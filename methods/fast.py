@@ -57,6 +57,21 @@ class FastMetaConfig(FastConfig):
     reset_frac: float = option(0.6, min=0, max=1, help="reset at warmup + this fraction of KD epochs (120/200)")
 
 
+@torch.no_grad()
+def copy_into(clone: nn.Module, source: nn.Module) -> None:
+    """Make ``clone`` (same layout) equal to ``source``, parameters and buffers, without allocating."""
+    for mine, theirs in zip(clone.state_dict().values(), source.state_dict().values()):
+        mine.copy_(theirs)
+
+
+def restart(optimizer: torch.optim.Optimizer) -> None:
+    """Zero an Adam's moments and step counts in place: it then steps exactly as a new one would."""
+    for state in optimizer.state.values():
+        for value in state.values():
+            if isinstance(value, torch.Tensor):
+                value.zero_()
+
+
 class FastSynthesizer(Synthesizer):
     """``fast``: one generator optimised round after round, its inner Adam restarted each round."""
 
@@ -94,10 +109,7 @@ class FastSynthesizer(Synthesizer):
         with torch.no_grad():
             self.z.normal_()
             self.targets.random_(0, self.task.num_classes)
-        for state in self.inner.state.values():
-            for value in state.values():
-                if isinstance(value, torch.Tensor):
-                    value.zero_()
+        restart(self.inner)
         return self.round_generator.train(), self.z, self.targets, self.inner
 
     def _after_backward(self, it: int, generator: nn.Module) -> None:
@@ -166,9 +178,7 @@ class FastMetaSynthesizer(FastSynthesizer):
     def _start_round(self, ep: int) -> None:
         if self.config.reset_l0 and ep == self.reset_round:
             reset_first_layers(self.generator)  # the meta-optimiser's state is kept, as in the reference
-        with torch.no_grad():
-            for clone, meta in zip(self.round_generator.state_dict().values(), self.generator.state_dict().values()):
-                clone.copy_(meta)
+        copy_into(self.round_generator, self.generator)
 
     def _after_backward(self, it: int, clone: nn.Module) -> None:
         """First-order MAML: the meta-gradient is the sum of the clone's inner gradients."""

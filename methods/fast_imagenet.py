@@ -22,6 +22,7 @@ from harness.core.config import DistillConfig, option
 from harness.core.errors import BenchError
 from harness.core.losses import BNStatistics, masked_adversarial
 from harness.core.synthesizer import MethodSpec, SynthesisRound, Synthesizer, frozen
+from methods.fast import copy_into, restart
 from methods.generators import DeepGenerator
 
 
@@ -88,15 +89,11 @@ class FastImageNetSynthesizer(Synthesizer):
     def _start_round(self, round_idx: int) -> None:
         if round_idx and round_idx % self.config.reinit == 0:
             self._redraw()
+        copy_into(self.round_generator, self.generator)
         with torch.no_grad():
-            for clone, meta in zip(self.round_generator.state_dict().values(), self.generator.state_dict().values()):
-                clone.copy_(meta)
             self.round_z.copy_(self.z)
             self.targets.random_(0, self.task.num_classes)
-        for state in self.inner.state.values():
-            for value in state.values():
-                if isinstance(value, Tensor):
-                    value.zero_()
+        restart(self.inner)
 
     def view(self, images01: Tensor) -> Tensor:
         """The synthesis view: per-sample RandomResizedCrop(scale crop_scale-1) + flip, then normalise."""
