@@ -134,7 +134,7 @@ class FastImageNetSynthesizer(Synthesizer):
         self.meta_optimizer.step()
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.state_dict(), "z": self.z.detach().clone(),
+        return {"generator": self.generator.state_dict(), "z": self.z.detach(),
                 "meta_optimizer": self.meta_optimizer.state_dict(), "bn_stats": self.bn_stats.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
