@@ -83,7 +83,8 @@ class FastSynthesizer(Synthesizer):
         super().__init__(*args, **kwargs)
         c = self.config
         require_no_class_targets(c, self.task)
-        self.generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device).train()
+        generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device)
+        self.generator = self.precision.layout(generator).train()
         self.bn_stats = BNStatistics(self.teacher, c.bn_mmt)
         self.schedule = c.schedule()
         # The round's state persists and is refilled in place every round: the generator it

@@ -116,11 +116,19 @@ def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, in
 
 
 @torch.no_grad()
+@torch.no_grad()
+def normal_in_logical_order(weight: Tensor, mean: float, std: float) -> None:
+    """``nn.init.normal_`` fills memory in storage order, so a channels_last weight would get the
+    same draws in other places: drawn into a contiguous tensor and copied, the values are those of
+    the default layout, and a seed gives the same generator in every memory format."""
+    weight.copy_(torch.empty(weight.shape, dtype=weight.dtype, device=weight.device).normal_(mean, std))
+
+
 def reset_all(model: nn.Module) -> None:
     """Full reset ("reset_model", CMI): conv/linear N(0, 0.02) and bias 0; BN weight N(1, 0.02)."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            normal_in_logical_order(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):

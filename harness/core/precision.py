@@ -1,11 +1,13 @@
 """How a run's arithmetic is done: fp32, or autocast bf16/fp16 with fp32 master weights.
 
-Autocast covers the forward passes (and so their backward passes); parameters and optimiser state
-stay fp32. fp16's narrow range needs loss scaling: every ``backward``/``step`` of a run goes
-through one ``torch.amp.GradScaler``, a no-op at fp32 and bf16. The harness wraps each
-synthesis round, KD batch and KD step in :meth:`Precision.autocast`; methods call
-:meth:`Precision.backward` and :meth:`Precision.step` instead of ``loss.backward()`` and
-``optimizer.step()``. Evaluation stays fp32, so every precision is scored the same way.
+Autocast covers the forward passes (synthesis, KD and evaluation, and so their backward passes);
+parameters, optimiser state and BatchNorm statistics stay fp32. fp16's narrow range needs loss
+scaling: every ``backward``/``step`` of a run goes through one ``torch.amp.GradScaler``, a no-op at
+fp32 and bf16. The harness wraps each synthesis round, KD batch, KD step and evaluation in
+:meth:`Precision.autocast`; methods call :meth:`Precision.backward` and :meth:`Precision.step`
+instead of ``loss.backward()`` and ``optimizer.step()``. A reduced-precision run is scored in its
+precision too (evaluation is part of its cost); the precision is in its grid key, so such a cell
+is never taken for the fp32 one.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
+    @property
+    def channels_last(self) -> bool:
+        """Whether convolutions run in NHWC: on CUDA, where cuDNN's NHWC kernels are fastest; on a
+        CPU in reduced precision, where oneDNN's bf16 (AMX) convolutions are NHWC kernels and NCHW
+        tensors pay a reorder at every layer. fp32 on a CPU stays NCHW: NHWC measured no faster."""
+        return self.device.type == "cuda" or self.reduced
+
+    def layout(self, module: nn.Module) -> nn.Module:
+        """``module`` in place in the run's memory format (generators as well as the networks: a
+        channels_last weight makes its convolution's output channels_last too)."""
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        return module
+
     def backward(self, loss: Tensor) -> None:
         self.scaler.scale(loss).backward()
 
@@ -63,14 +79,10 @@ class Precision:
 FP32 = Precision()
 
 
-def prepare(model: nn.Module, device: torch.device, compile_forward: bool = False) -> nn.Module:
-    """Layout and compilation for speed, in place (state-dict keys unchanged).
-
-    channels_last on CUDA, where cuDNN's NHWC convolution kernels are fastest (and on CPU a
-    conversion cost with no gain); ``torch.compile`` of the forward pass when asked.
-    """
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+def prepare(model: nn.Module, precision: Precision, compile_forward: bool = False) -> nn.Module:
+    """Layout and compilation for speed, in place (state-dict keys unchanged): the run's memory
+    format (:attr:`Precision.channels_last`), ``torch.compile`` of the forward pass when asked."""
+    precision.layout(model)
     if compile_forward:
         model.compile()
     return model

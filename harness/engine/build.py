@@ -72,10 +72,10 @@ def build(spec: RunSpec, device: torch.device) -> Built:
         teacher, info = teachers.load(task, spec.teacher, device)
     student = task.build_model(spec.student).to(device)
     configure_backends(device)
+    precision = Precision(spec.precision, device)
     for model in (teacher, student):
         if model is not None:
-            prepare(model, device, spec.compile)
-    precision = Precision(spec.precision, device)
+            prepare(model, precision, spec.compile)
     if issubclass(method.cls, Baseline):
         job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
         return Built(task, teacher, info, student, job)

@@ -121,7 +121,7 @@ class Distiller:
         if epoch >= self.schedule.warmup:
             self.scheduler.step()
             synth.end_kd_epoch()
-        with sw.phase(EVALUATION):
+        with sw.phase(EVALUATION), self.precision.autocast():
             metrics = {f"eval/{k}": v for k, v in self.task.evaluate(self.student, self.device,
                                                                      self.config.eval_batch_size).items()}
         if kd_losses:

@@ -105,9 +105,8 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
     peak = matmul_flops_per_s(device, amp)
     configure_backends(device)
     teacher_arch, student_arch = task.pair(specs[0].pair)
-    teacher = prepare(task.build_model(teacher_arch).to(device).eval().requires_grad_(False), device,
-                      compile_forward)
-    student = prepare(task.build_model(student_arch).to(device), device, compile_forward)
+    teacher = prepare(task.build_model(teacher_arch).to(device).eval().requires_grad_(False), amp, compile_forward)
+    student = prepare(task.build_model(student_arch).to(device), amp, compile_forward)
     figures: list[Figure] = []
 
     def measure(name: str, operation: str, fn: Callable[[], object], images: int, repeats: int = 1,

@@ -60,7 +60,7 @@ class SupervisedTrainer:
                 self.precision.step(self.optimizer)
                 total += loss.detach()
             self.scheduler.step()
-        with self.stopwatch.phase(EVALUATION):
+        with self.stopwatch.phase(EVALUATION), self.precision.autocast():
             metrics = self.task.evaluate(self.model, self.device)
         score = metrics[self.task.metric]
         if score > self.progress.best:

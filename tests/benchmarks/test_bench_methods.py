@@ -38,10 +38,10 @@ def setup(method: str, shapes: str, precision: str, device: torch.device):
         config = dataclasses.replace(config, g_steps=CAPPED_STEPS)
     task = make_task(task_name)
     configure_backends(device)
-    teacher = prepare(task.build_model(spec.teacher).to(device).eval().requires_grad_(False), device)
-    student = prepare(task.build_model(spec.student).to(device), device)
-    _, registered, _ = lookup_method(method)
     amp = Precision(precision, device)
+    teacher = prepare(task.build_model(spec.teacher).to(device).eval().requires_grad_(False), amp)
+    student = prepare(task.build_model(spec.student).to(device), amp)
+    _, registered, _ = lookup_method(method)
     synth = build_synthesizer(registered, teacher, student, task, config, device, amp)
     distiller = Distiller(synth, teacher, student, task, config, device, synth.pool, Stopwatch(device), amp)
     return task, synth, distiller, spec

@@ -30,7 +30,8 @@ def one_step_round(method: str, precision: str = "fp32", memory_format=torch.con
     teacher = task.build_model(spec.teacher).eval().requires_grad_(False).to(memory_format=memory_format)
     student = task.build_model(spec.student).to(memory_format=memory_format)
     if compiled:
-        teacher, student = prepare(teacher, CPU, compile_forward=True), prepare(student, CPU, compile_forward=True)
+        fp32 = Precision("fp32", CPU)
+        teacher, student = prepare(teacher, fp32, compile_forward=True), prepare(student, fp32, compile_forward=True)
     _, registered, _ = lookup_method(method)
     amp = Precision(precision, CPU)
     synth = build_synthesizer(registered, teacher, student, task, config, CPU, amp)
@@ -118,3 +119,33 @@ def test_fp32_and_bf16_use_no_loss_scaling():
         loss = torch.tensor(2.0, requires_grad=True)
         amp.backward(loss)
         assert loss.grad == 1.0  # unscaled
+
+
+@pytest.mark.parametrize("precision, layout", [("fp32", torch.contiguous_format), ("bf16", torch.channels_last)])
+def test_cpu_layout_follows_precision(precision, layout):
+    """bf16 on a CPU runs every convolution of teacher, student and generator in channels_last
+    (oneDNN's AMX kernels); fp32 on a CPU keeps NCHW."""
+    amp = Precision(precision, CPU)
+    spec = plan_runs("fast5", "digits", precision=precision)[0]
+    task = make_task("digits")
+    teacher = prepare(task.build_model(spec.teacher).eval().requires_grad_(False), amp)
+    student = prepare(task.build_model(spec.student), amp)
+    _, registered, _ = lookup_method("fast5")
+    synth = build_synthesizer(registered, teacher, student, task, spec.config, CPU, amp)
+    for model in (teacher, student, synth.generator):
+        weights = [p for p in model.parameters() if p.dim() == 4]
+        assert weights and all(w.is_contiguous(memory_format=layout) for w in weights)
+
+
+def test_generator_reset_draws_the_same_values_in_every_layout():
+    """CMI's full reset: a seed gives the same weights whether the generator is NCHW or NHWC."""
+    from methods.generators import make_generator, reset_all
+
+    reset = []
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        generator = make_generator("g32", 16, 8, (1, 16, 16)).to(memory_format=memory_format)
+        torch.manual_seed(3)
+        reset_all(generator)
+        reset.append([p.detach().contiguous() for p in generator.parameters()])
+    for a, b in zip(*reset):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
