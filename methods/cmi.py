@@ -109,8 +109,7 @@ class CMISynthesizer(Synthesizer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        generator = make_generator("g32", c.nz, c.ngf, self.task.image_shape).to(self.device)
-        self.generator = self.precision.layout(generator).train()
+        self.generator = self.place(make_generator("g32", c.nz, c.ngf, self.task.image_shape))
         self.bn_stats = BNStatistics(self.teacher)
         self.features = InstanceFeatures(self.teacher, self.task.feature_modules(self.teacher))
         self.head: nn.Module | None = None

@@ -83,8 +83,7 @@ class FastSynthesizer(Synthesizer):
         super().__init__(*args, **kwargs)
         c = self.config
         require_no_class_targets(c, self.task)
-        generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device)
-        self.generator = self.precision.layout(generator).train()
+        self.generator = self.place(make_generator(c.generator, c.nz, c.ngf, self.task.image_shape))
         self.bn_stats = BNStatistics(self.teacher, c.bn_mmt)
         self.schedule = c.schedule()
         # The round's state persists and is refilled in place every round: the generator it

@@ -67,8 +67,7 @@ class FastImageNetSynthesizer(Synthesizer):
                              f"upsamples x16), not {size}: e.g. imagenet:image_size={max(16, size // 16 * 16)}")
         n = c.synthesis_batch_size
         # The meta-parameters: the generator and the latent, changed only by Reptile steps.
-        generator = DeepGenerator(c.nz, c.ngf, size, channels).to(self.device)
-        self.generator = self.precision.layout(generator).train()
+        self.generator = self.place(DeepGenerator(c.nz, c.ngf, size, channels))
         self.z = torch.empty(self.generator.latent_shape(n), device=self.device, requires_grad=True)
         # The round's state, refilled in place every round (as methods/fast.py does, for a fixed memory).
         self.round_generator = copy.deepcopy(self.generator)

@@ -88,8 +88,7 @@ class GenerativeSynthesizer(Synthesizer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        generator = make_generator(c.generator, c.nz, c.ngf, self.task.image_shape).to(self.device)
-        self.generator = self.precision.layout(generator).train()
+        self.generator = self.place(make_generator(c.generator, c.nz, c.ngf, self.task.image_shape))
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=c.lr_g, betas=(c.beta1, 0.999))
         # DFAD steps its generator's rate with the student's (StepLR); the others keep it constant.
         self.scheduler = c.lr_scheduler(self.optimizer) if c.lr_schedule == "step" else None

@@ -116,7 +116,6 @@ def make_generator(kind: str, nz: int, ngf: int, image_shape: tuple[int, int, in
 
 
 @torch.no_grad()
-@torch.no_grad()
 def normal_in_logical_order(weight: Tensor, mean: float, std: float) -> None:
     """``nn.init.normal_`` fills memory in storage order, so a channels_last weight would get the
     same draws in other places: drawn into a contiguous tensor and copied, the values are those of
@@ -124,6 +123,7 @@ def normal_in_logical_order(weight: Tensor, mean: float, std: float) -> None:
     weight.copy_(torch.empty(weight.shape, dtype=weight.dtype, device=weight.device).normal_(mean, std))
 
 
+@torch.no_grad()
 def reset_all(model: nn.Module) -> None:
     """Full reset ("reset_model", CMI): conv/linear N(0, 0.02) and bias 0; BN weight N(1, 0.02)."""
     for m in model.modules():

@@ -97,6 +97,11 @@ class Synthesizer(Method, ABC):
         self.teacher, self.student, self.task = teacher, student, task
         self.config, self.device, self.pool, self.precision = config, device, pool, precision
 
+    def place(self, module: nn.Module) -> nn.Module:
+        """A module the method trains (its generator), on the run's device in the run's memory format
+        (channels_last where the teacher and student have it), in train mode."""
+        return self.precision.layout(module.to(self.device)).train()
+
     @abstractmethod
     def synthesize(self, round_idx: int) -> SynthesisRound:
         """Run synthesis round ``round_idx`` (0-based)."""
