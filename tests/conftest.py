@@ -51,17 +51,39 @@ def pytest_addoption(parser):
     group = parser.getgroup("dfkd-bench benchmarks")
     group.addoption("--bench-shapes", choices=["tiny", "cifar"], default="tiny",
                     help="tiny: digits shapes (CI); cifar: CIFAR-100 ResNet-34/18 paper shapes "
-                         "(CUDA, or a CPU with hours to spare)")
-    group.addoption("--bench-precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+                         "(CUDA, or a CPU with --bench-batch)")
+    group.addoption("--bench-precision", default="fp32",
+                    help="comma-separated precisions, each a case of every benchmark (fp32, bf16, fp16)")
+    group.addoption("--bench-batch", type=int, default=None,
+                    help="synthesis and KD batch size (default: 32 at tiny shapes, the paper's at cifar)")
+    group.addoption("--bench-compile", action="store_true", help="torch.compile teacher and student, as --compile")
     group.addoption("--bench-device", default=None, help="default: cuda when available, else cpu")
+
+
+def bench_precisions(config) -> list[str]:
+    return config.getoption("--bench-precision").split(",")
+
+
+def pytest_configure(config):
+    from harness.core.precision import DTYPES
+    bad = [name for name in bench_precisions(config) if name not in DTYPES]
+    if bad:
+        raise pytest.UsageError(f"unknown --bench-precision {bad[0]!r}. Valid: {', '.join(DTYPES)}")
+
+
+def pytest_generate_tests(metafunc):
+    """Every benchmark runs once per precision named by --bench-precision."""
+    if "bench_precision" in metafunc.fixturenames:
+        metafunc.parametrize("bench_precision", bench_precisions(metafunc.config))
 
 
 @pytest.fixture(scope="session")
 def bench_settings(request):
+    """The benchmarks' shapes, batch size (None: the shapes' default), compilation and device."""
     import torch
     device = request.config.getoption("--bench-device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    return (request.config.getoption("--bench-shapes"), request.config.getoption("--bench-precision"),
-            torch.device(device))
+    return (request.config.getoption("--bench-shapes"), request.config.getoption("--bench-batch"),
+            request.config.getoption("--bench-compile"), torch.device(device))
 
 
 def free_port() -> int:

@@ -96,6 +96,10 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
             batch_size: int | None = None, seed: int = 0, precision: str = "fp32",
             compile_forward: bool = False) -> list[Figure]:
     """Time one synthesis round (or step) per method, one KD step and one evaluation pass."""
+    if compile_forward:
+        # Compiled code from an earlier call (another precision) would count against dynamo's
+        # recompile limit and leave some of this call's forwards eager: start afresh, as a run does.
+        torch._dynamo.reset()
     seed_everything(seed)
     task = make_task(task_name)
     sets = (f"synthesis_batch_size={batch_size}", f"batch_size={batch_size}") if batch_size else ()
@@ -154,9 +158,10 @@ def profile(task_name: str, pair: str | None, methods: str, device: torch.device
     eval_images = task.normalize(torch.rand(eval_batch, *task.image_shape, device=device))
 
     @torch.inference_mode()
-    def evaluate() -> None:
+    def evaluate() -> None:  # as a run evaluates: under the precision's autocast
         student.eval()
-        student(eval_images)
+        with amp.autocast():
+            student(eval_images)
 
     figures.append(measure("-", "evaluation forward", evaluate, eval_batch, repeats=3))
     return figures

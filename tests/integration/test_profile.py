@@ -7,6 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
+from harness.core import cpu as cpu_module
+from harness.core.cpu import this_cpu
 from harness.engine.profile import profile
 
 
@@ -35,12 +37,38 @@ def test_profile_command_prints_a_table():
     assert "| fast2" in outcome.stdout and "KD step" in outcome.stdout
 
 
-def test_profile_under_bf16_prints_its_precision_and_peak():
+def test_profile_prints_one_table_per_precision_under_the_cpu_it_ran_on():
+    outcome = CliRunner().invoke(cli, ["profile", "--task", "digits", "--methods", "fast2", "--batch-size", "4",
+                                       "--device", "cpu", "--precision", "fp32,bf16"])
+    assert outcome.exit_code == 0, outcome.output
+    found = this_cpu()
+    assert outcome.stdout.startswith(f"CPU: {found.model}, {found.bf16}\n")
+    headers = [line for line in outcome.stdout.splitlines() if line.startswith("digits on cpu")]
+    assert [h.split(",")[1].strip() for h in headers] == ["fp32", "bf16"]
+    assert all("dense matmul peak measured" in h for h in headers)
+    assert outcome.stdout.count("| fast2") == 2 and outcome.stdout.count("KD step") == 2
+    # The warning goes to stderr exactly when this CPU lacks bf16 units.
+    assert (found.bf16_warning() or "") in outcome.stderr
+
+
+def test_profile_warns_that_bf16_is_slow_on_a_cpu_without_bf16_units(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Old Xeon\nflags\t\t: fpu avx2\n")
+    monkeypatch.setattr(cpu_module, "CPUINFO", info)
     outcome = CliRunner().invoke(cli, ["profile", "--task", "digits", "--methods", "fast2", "--batch-size", "4",
                                        "--device", "cpu", "--precision", "bf16"])
     assert outcome.exit_code == 0, outcome.output
-    assert outcome.stdout.startswith("digits on cpu, bf16, batch 4")
-    assert "dense matmul peak measured" in outcome.stdout and "% of peak" in outcome.stdout
+    assert outcome.stdout.startswith("CPU: Old Xeon, no bf16 hardware\n")
+    assert outcome.stderr.strip() == ("warning: this CPU (Old Xeon) has no bf16 hardware (neither AMX-BF16 nor "
+                                      "AVX512-BF16): bf16 is emulated through fp32 and runs slower than "
+                                      "--precision fp32")
+
+
+def test_profile_rejects_an_unknown_precision_before_timing_anything():
+    outcome = CliRunner().invoke(cli, ["profile", "--task", "digits", "--precision", "fp32,bf17"])
+    assert outcome.exit_code == 2
+    assert outcome.stderr.strip() == "Error: unknown precision 'bf17'. Did you mean 'bf16'? Valid: bf16, fp16, fp32"
+    assert outcome.stdout == ""
 
 
 def test_profile_rejects_a_zero_batch():
