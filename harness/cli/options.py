@@ -43,9 +43,20 @@ def pool_option(func):
                              "Same numbers.")(func)
 
 
-def performance_options(func):
-    func = click.option("--compile", "compile_", is_flag=True,
+def ranks_option(func):
+    return click.option("--nproc-per-node", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="Run each cell on this many processes of this machine (one GPU each, or CPU "
+                             "processes): DistributedDataParallel through torch.distributed.run. A run started "
+                             "by torchrun or srun joins its launch without it.")(func)
+
+
+def compile_option(func):
+    return click.option("--compile", "compile_", is_flag=True,
                         help="torch.compile the teacher's and student's forward passes.")(func)
+
+
+def performance_options(func):
+    func = compile_option(func)
     return click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
                         show_default=True,
                         help="Autocast forward passes (fp32 master weights; fp16 with loss scaling).")(func)

@@ -20,7 +20,8 @@ from harness.core.timing import Stopwatch
 from harness.engine import teachers
 from harness.engine.disk_pool import DiskPool
 from harness.engine.distill import Distiller
-from harness.engine.plan import RunSpec, lookup_method, make_task
+from harness.engine.distributed import SOLO, Ranks
+from harness.engine.plan import RunSpec, lookup_method, make_task, per_rank
 
 
 def seed_everything(seed: int) -> None:
@@ -61,9 +62,17 @@ class Built:
         return self.job
 
 
-def build(spec: RunSpec, device: torch.device) -> Built:
-    """Seed, load the teacher, and construct student, synthesizer, pool and loop."""
-    seed_everything(spec.seed)
+def require_data(specs: list[RunSpec]) -> None:
+    """Open each task's test split once: a missing dataset is then a one-line error before the
+    command creates anything (the results folder, the store), not after."""
+    for task, data_root, download in dict.fromkeys((s.task, s.data_root, s.download) for s in specs):
+        make_task(task, data_root, download).test_set()
+
+
+def build(spec: RunSpec, device: torch.device, ranks: Ranks = SOLO) -> Built:
+    """Seed, load the teacher, and construct student, synthesizer, pool and loop: this rank's, with
+    its own seed stream and share of the batches, when the cell runs across ranks."""
+    seed_everything(ranks.world.seed(spec.seed))
     task = make_task(spec.task, spec.data_root, spec.download)
     task.test_set()  # a missing dataset is an error now, before any run exists in the store
     _, method, _ = lookup_method(spec.method)
@@ -80,7 +89,8 @@ def build(spec: RunSpec, device: torch.device) -> Built:
         job = method.cls.make_job(spec.config, task, teacher, student, device, precision)
         return Built(task, teacher, info, student, job)
     assert teacher is not None, f"{spec.method} distils from the teacher"
-    synthesizer = build_synthesizer(method, teacher, student, task, spec.config, device, precision, spec.pool)
-    distiller = Distiller(synthesizer, teacher, student, task, spec.config, device, synthesizer.pool,
-                          Stopwatch(device), precision)
+    config = per_rank(spec.config, ranks.size)
+    synthesizer = build_synthesizer(method, teacher, student, task, config, device, precision, spec.pool)
+    distiller = Distiller(synthesizer, teacher, student, task, config, device, synthesizer.pool,
+                          Stopwatch(device), precision, ranks)
     return Built(task, teacher, info, student, distiller, synthesizer)

@@ -2,11 +2,16 @@
 
 The harness, not the method, adds each round's images to the pool, outside the synthesis
 stopwatch. Generative methods make every KD batch in ``sample()``, which is timed as synthesis.
+
+Across ranks (:mod:`harness.engine.distributed`) each rank synthesises its share of every round
+into its own pool and the student's KD steps run under DistributedDataParallel; a round's
+synthesis time is the slowest rank's, and rank 0 evaluates for all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 
@@ -22,6 +27,7 @@ from harness.core.precision import FP32, Precision
 from harness.core.synthesizer import SynthesisRound, Synthesizer
 from harness.core.task import Task
 from harness.core.timing import EVALUATION, SYNTHESIS, TRAINING, Stopwatch
+from harness.engine.distributed import SOLO, Ranks
 
 
 def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
@@ -47,13 +53,20 @@ def check_round(result: SynthesisRound, epoch: int, round_idx: int) -> None:
 
 
 class Distiller:
-    """Drives one run's epochs; the runner owns tracking, checkpoint files and progress display."""
+    """Drives one run's epochs; the runner owns tracking, checkpoint files and progress display.
+    ``config`` is this rank's (its share of the batches, ``plan.per_rank``)."""
+
+    # What DDP keeps identical on every rank: a checkpoint of a run across ranks holds it once, and
+    # the rest of the state (synthesizer, stopwatch, loss scale, progress) for every rank.
+    SHARED_STATE = ("student", "optimizer", "scheduler")
 
     def __init__(self, synthesizer: Synthesizer, teacher: nn.Module, student: nn.Module, task: Task,
                  config, device: torch.device, pool: ImagePool | None, stopwatch: Stopwatch,
-                 precision: Precision = FP32) -> None:
+                 precision: Precision = FP32, ranks: Ranks = SOLO) -> None:
         self.synthesizer, self.teacher, self.student, self.task = synthesizer, teacher, student, task
         self.config, self.device, self.pool, self.stopwatch = config, device, pool, stopwatch
+        self.ranks = ranks
+        self.trained = ranks.data_parallel(student)  # what KD steps run: the student, under DDP across ranks
         if synthesizer.precision is not precision:
             raise ValueError("the synthesizer must be built with the run's precision (build_synthesizer)")
         self.precision = precision
@@ -73,7 +86,7 @@ class Distiller:
         with self.precision.autocast(), penalty.capture() if penalty else contextlib.nullcontext():
             with torch.no_grad():
                 teacher_logits = self.teacher(images)
-            loss = kd_loss(self.student(images), teacher_logits, self.config.kd_loss, self.config.T)
+            loss = kd_loss(self.trained(images), teacher_logits, self.config.kd_loss, self.config.T)
             if penalty:
                 loss = loss + penalty.loss()
         self.optimizer.zero_grad(set_to_none=True)
@@ -96,6 +109,7 @@ class Distiller:
             with sw.phase(TRAINING):
                 for _ in range(c.kd_steps):
                     total += self.kd_step(synth.sample(c.batch_size))
+        self.ranks.sync_buffers(self.student)  # every rank synthesises against, and saves, rank 0's student
         return total / c.kd_steps
 
     def run_epoch(self, on_round: Callable[[int, torch.Tensor], None] | None = None) -> EpochReport:
@@ -106,28 +120,28 @@ class Distiller:
         for _ in range(self.schedule.rounds_per_epoch):
             interrupt.check()
             round_idx = self.progress.rounds
-            with sw.phase(SYNTHESIS), self.precision.autocast():
-                result = synth.synthesize(round_idx)
-            check_round(result, epoch, round_idx)
-            self.progress.rounds += 1
-            self.progress.images_synthesized += result.count
-            if result.images is not None:
-                assert self.pool is not None, "a method that returns images needs a pool"
-                self.pool.add(result.images)
-                if on_round is not None:
-                    on_round(round_idx, result.images)
-            if epoch >= self.schedule.warmup:
-                kd_losses.append(self._kd_phase())
+            with self.ranks.slowest(sw, SYNTHESIS):  # a generative method's KD batches count too
+                with sw.phase(SYNTHESIS), self.precision.autocast():
+                    result = synth.synthesize(round_idx)
+                self.ranks.agree(functools.partial(check_round, result, epoch, round_idx))
+                self.progress.rounds += 1
+                self.progress.images_synthesized += result.count
+                if result.images is not None:
+                    assert self.pool is not None, "a method that returns images needs a pool"
+                    self.pool.add(result.images)
+                    if on_round is not None:
+                        on_round(round_idx, result.images)
+                if epoch >= self.schedule.warmup:
+                    kd_losses.append(self._kd_phase())
         if epoch >= self.schedule.warmup:
             self.scheduler.step()
             synth.end_kd_epoch()
         with sw.phase(EVALUATION), self.precision.autocast():
-            metrics = {f"eval/{k}": v for k, v in self.task.evaluate(self.student, self.device,
-                                                                     self.config.eval_batch_size).items()}
+            metrics = {f"eval/{k}": v for k, v in self.ranks.on_main(self._evaluate).items()}
         if kd_losses:
-            metrics["train/kd_loss"] = float(torch.stack(kd_losses).mean())
+            metrics["train/kd_loss"] = self.ranks.mean(float(torch.stack(kd_losses).mean()))
         if "loss" in result.losses:
-            metrics["synth/loss"] = float(result.losses["loss"])
+            metrics["synth/loss"] = self.ranks.mean(float(result.losses["loss"]))
         metrics["time/synthesis_s_cum"] = sw[SYNTHESIS]
         metrics["train/lr"] = lr
         checked = ("train/kd_loss", f"eval/{self.task.metric}")
@@ -139,6 +153,9 @@ class Distiller:
         self.progress.history.append(score)
         self.progress.epoch += 1
         return EpochReport(epoch, metrics, result, self._shown(result))
+
+    def _evaluate(self) -> dict[str, float]:
+        return self.task.evaluate(self.student, self.device, self.config.eval_batch_size)
 
     def _shown(self, result) -> torch.Tensor | None:
         """What the epoch synthesised, for the record's sample grid: a pool method's last round,

@@ -5,6 +5,7 @@ Everything a user can get wrong is checked here, before a run is created in the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class RunSpec:
     precision: str = "fp32"  # changes the numbers: in the grid key (when not fp32)
     compile: bool = False  # same numbers within tolerance, faster: not in the grid key
     pool: str = "memory"  # where a pool method keeps its images: same numbers, not in the grid key
+    world_size: int = 1  # processes the cell runs on (DDP): changes the numbers, in the grid key (when > 1)
 
     @property
     def config(self) -> Any:
@@ -70,8 +72,29 @@ class RunSpec:
                 "budget": self.budget, "config": flatten(self.config)}
         if self.precision != "fp32":  # fp32 cells keep the keys they had before precision existed
             cell["precision"] = self.precision
+        if self.world_size > 1:  # single-process cells keep the keys they had before runs spanned processes
+            cell["world_size"] = self.world_size
         payload = json.dumps(cell, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# The batch sizes a run across processes shares out: each rank synthesises and distils its part.
+SHARED_BATCHES = ("synthesis_batch_size", "batch_size")
+
+
+def per_rank(config: Any, world_size: int) -> Any:
+    """The config one of ``world_size`` ranks runs: the batch sizes divided among the ranks
+    (``config`` itself for one process); a batch the ranks cannot share equally is an error."""
+    if world_size == 1:
+        return config
+    shares = {}
+    for name in SHARED_BATCHES:
+        value = getattr(config, name)
+        if value % world_size:
+            raise BenchError(f"{name} {value} is not divisible by the world size {world_size}: each rank takes an "
+                             f"equal share (set {name} to a multiple of {world_size})")
+        shares[name] = value // world_size
+    return dataclasses.replace(config, **shares)
 
 
 def split_list(text: str | None, what: str, items_are: str = "names") -> list[str]:
@@ -167,7 +190,7 @@ def deviations(task: Task, spec: MethodSpec, pair: str, budget: str, resolved: R
 def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str = "0",
               budget: str | None = None, sets: tuple[str, ...] = (), data_root: str | None = None,
               download: bool = False, precision: str = "fp32", compile: bool = False,
-              pool: str = "memory") -> list[RunSpec]:
+              pool: str = "memory", world_size: int = 1) -> list[RunSpec]:
     """Expand the flags of ``bench run`` into run specs; raises ``BenchError`` on any bad input."""
     if precision not in DTYPES:
         raise BenchError(unknown("precision", precision, list(DTYPES)))
@@ -190,6 +213,9 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
             where = (f"does not support {task.kind} (task {task.name})" if task.kind not in spec.cls.supports
                      else f"runs only on task {', '.join(sorted(spec.cls.tasks or ()))}, not {task.name}")
             raise BenchError(f"method {canonical!r} {where}. Methods that do: {', '.join(supporting(task))}")
+        if is_baseline and world_size > 1:
+            raise BenchError(f"baseline {canonical!r} runs in one process, not on {world_size}: run the baselines "
+                             f"without --nproc-per-node")
         selected.append((canonical, spec, is_baseline, variant))
     for field_name in overrides:
         if not any(field_name in fields_of(spec.cls.Config) for _, spec, _, _ in selected):
@@ -206,9 +232,14 @@ def plan_runs(methods: str, task_name: str, pairs: str | None = None, seeds: str
             notes = deviations(task, spec, pair, budget, resolved, paper)
             if precision != "fp32":
                 notes += (f"precision {precision}: autocast forward passes, fp32 weights (the reference runs fp32)",)
+            if world_size > 1:
+                per_rank(resolved.config, world_size)
+                notes += (f"world size {world_size}: each of {world_size} processes synthesises its share of every "
+                          f"round with its own synthesizer and seed stream; KD by DistributedDataParallel",)
             for seed in seed_values:
                 cells.append(RunSpec(task.spec, canonical, label, pair, teacher, student, seed, budget,
-                                     resolved, notes, is_baseline, data_root, download, precision, compile, pool))
+                                     resolved, notes, is_baseline, data_root, download, precision, compile, pool,
+                                     world_size))
     return cells
 
 

@@ -65,16 +65,24 @@ class CheckpointDir:
         return self.root / "pool"
 
     def save_round(self, round_idx: int, images01: torch.Tensor) -> None:
-        atomic_save(quantize(images01).cpu(), self.pool_folder / f"round_{round_idx:06d}.pt")
+        self.save_shard(round_idx, quantize(images01))
 
-    def save_epoch(self, epoch: int, job_state: dict, elapsed_s: float, metrics: dict[str, float]) -> None:
+    def save_shard(self, round_idx: int, images: torch.Tensor) -> None:
+        """A round's quantised images (of every rank, in rank order, for a run across ranks)."""
+        atomic_save(images.cpu(), self.pool_folder / f"round_{round_idx:06d}.pt")
+
+    def save_epoch(self, epoch: int, job_state: dict, elapsed_s: float, metrics: dict[str, float],
+                   other_ranks: list[dict] | None = None) -> None:
         """Written before the epoch's metrics are logged: a resume re-logs them if they are missing.
-        A state holding a NaN or infinity is refused: the last good checkpoint stays the newest."""
-        bad = non_finite(job_state)
+        A state holding a NaN or infinity is refused: the last good checkpoint stays the newest.
+        ``other_ranks``: a run across ranks' own states of ranks 1..N-1 (``harness.engine.rank_state``)."""
+        bad = non_finite(job_state) + non_finite(other_ranks or [], "ranks")
         if bad:
             raise NonFinite(f"non-finite values in {', '.join(bad[:3])} after epoch {epoch}: not checkpointed")
-        atomic_save({"epoch": epoch, "job": job_state, "rng": rng_state(), "elapsed_s": elapsed_s,
-                     "metrics": metrics}, self.root / f"epoch_{epoch:05d}.pt")
+        state = {"epoch": epoch, "job": job_state, "rng": rng_state(), "elapsed_s": elapsed_s, "metrics": metrics}
+        if other_ranks is not None:
+            state["ranks"] = other_ranks
+        atomic_save(state, self.root / f"epoch_{epoch:05d}.pt")
         for old in self.epochs()[:-KEEP]:
             old.unlink(missing_ok=True)
 

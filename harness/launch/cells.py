@@ -44,6 +44,15 @@ class Launch:
     timeout_min: int = 1440
     slurm_cluster: str | None = None  # submitit's "debug" runs the jobs in-process (tests)
     ray_address: str | None = None
+    nodes: int = 1
+
+    @property
+    def world_size(self) -> int:
+        """Processes per cell: on Slurm one task per GPU of every node of the job (one DDP process
+        group, which the tasks join through srun's environment), else one."""
+        if self.launcher != "slurm":
+            return 1
+        return max(self.gpus_per_job or 1, 1) * self.nodes
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,8 @@ def make_cell(spec: RunSpec, tracker: Tracker, resume: bool = False, force: bool
             *(["--compile"] if spec.compile else []), "--pool", spec.pool, "--quiet", "--no-summary",
             "--results-dir", str(results),
             "--tracking-uri", tracker.uri, *[word for s in own_sets for word in ("--set", s)],
-            *(["--data-root", data_root] if data_root else []))
+            *(["--data-root", data_root] if data_root else []),
+            *(["--world-size", str(spec.world_size)] if spec.world_size > 1 else []))
     log = results / "sweep-logs" / spec.task / f"{spec.run_name.replace('/', '_')}.log"
     env = tuple((k, v) for k, v in os.environ.items() if k.startswith(FORWARDED))
     return Cell(f"{spec.task} {spec.run_name}", spec.task, spec.grid_key, args, resume, force, str(results),

@@ -102,7 +102,8 @@ def launch_slurm(cells: list[Cell], progress: CellProgress, launch: Launch) -> l
                                      cluster=launch.slurm_cluster or "slurm")
     gpus = launch.gpus_per_job if launch.gpus_per_job is not None else int(launch.device != "cpu")
     executor.update_parameters(name="dfkd-sweep", timeout_min=launch.timeout_min, gpus_per_node=gpus,
-                               tasks_per_node=1, slurm_partition=launch.slurm_partition)
+                               tasks_per_node=launch.world_size // launch.nodes, nodes=launch.nodes,
+                               slurm_partition=launch.slurm_partition)
     with executor.batch():  # one job array
         jobs = [executor.submit(SlurmCell(cell), cell.resume) for cell in cells]
     for cell, job in zip(cells, jobs):

@@ -49,6 +49,12 @@ def spec_from_record(tags: dict[str, str], params: dict[str, str], run_id: str, 
     missing = [k for k in ("dfkd.variant", "dfkd.task", "dfkd.pair", "dfkd.seed", "dfkd.budget") if k not in tags]
     if missing:
         raise BenchError(f"run {run_id} is not a dfkd-bench cell (missing tags: {', '.join(missing)})")
+    ranks = int(tags.get("dfkd.world_size", "1"))
+    if ranks > 1:
+        raise BenchError(f"run {run_id} ran on {ranks} processes and bench rerun runs one: run its cell again with "
+                         f"bench run --methods {tags['dfkd.variant']} --task {tags['dfkd.task']} --pairs "
+                         f"{tags['dfkd.pair']} --seeds {tags['dfkd.seed']} --budget {tags['dfkd.budget']} "
+                         f"--nproc-per-node {ranks}")
     def plan(sets: tuple[str, ...] = ()) -> RunSpec:
         return plan_runs(tags["dfkd.variant"], tags["dfkd.task"], tags["dfkd.pair"], tags["dfkd.seed"],
                          tags["dfkd.budget"], sets, data_root, download, tags.get("dfkd.precision", "fp32"),

@@ -46,12 +46,15 @@ def expand(methods: str, tasks: str, pairs: str | None, seeds: str, budget: str 
                          f"(each cell gets its own GPU)")
     if launch.launcher == "local":
         resolve_device(launch.device)
+    if launch.launcher != "slurm" and (launch.nodes > 1 or launch.gpus_per_job is not None):
+        raise BenchError(f"--nodes and --gpus-per-job apply to --launcher slurm, not {launch.launcher} (one cell "
+                         f"across the GPUs of this machine: bench run --nproc-per-node N)")
     if launch.launcher == "slurm" and not launch.slurm_cluster and not shutil.which("sbatch"):
         raise BenchError("--launcher slurm: no Slurm on this machine (sbatch not found); run the sweep on a "
                          "login node of the cluster")
     specs = [spec for task in split_list(tasks, "task")
              for spec in plan_runs(methods, task, pairs, seeds, budget, sets, data_root, precision=precision,
-                                   compile=compile, pool=pool)]
+                                   compile=compile, pool=pool, world_size=launch.world_size)]
     return list({spec.grid_key: spec for spec in specs}.values())
 
 

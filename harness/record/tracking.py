@@ -294,6 +294,28 @@ class Tracker:
                     os.environ[key] = value
 
 
+class MutedTracker(Tracker):
+    """What the other ranks of a run across processes hold, rank 0 alone writing the record: the
+    results directory (the run's checkpoint folder is under it) and writes that do nothing. It
+    opens no store; rank 0's calls whose results every rank needs run on rank 0 only."""
+
+    def __init__(self, results_dir: str | Path = "results", tracking_uri: str | None = None) -> None:
+        self.results_dir = Path(results_dir)
+        self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(self.results_dir)
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, run_id: str) -> None:
+        pass
+
+    def fail(self, run_id: str, error: BaseException) -> None:
+        pass
+
+    def kill(self, run_id: str, resumable: bool) -> None:
+        pass
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines() or [""]
     return f"{type(exc).__name__}: {lines[0][:160]}"

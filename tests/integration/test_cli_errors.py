@@ -190,3 +190,14 @@ def test_an_output_that_cannot_be_written_is_one_line(command, name, target, mes
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], outcome.stderr
     assert store_snapshot(populated) == before
+
+
+def test_a_missing_dataset_is_one_line_before_anything_is_created(tmp_path):
+    results = tmp_path / "results"
+    outcome = CliRunner().invoke(cli, ["run", "--methods", "fast5", "--task", "cifar100", "--budget", "smoke",
+                                       "--data-root", str(tmp_path / "data"), "--results-dir", str(results)])
+    assert outcome.exit_code == 2, outcome.output
+    assert outcome.stderr.startswith(f"Error: cifar100 not found: expected torchvision's 'cifar-100-python' folder "
+                                     f"under {tmp_path / 'data'}")
+    assert len(outcome.stderr.strip().splitlines()) == 1
+    assert not results.exists()

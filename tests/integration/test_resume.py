@@ -95,6 +95,9 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
     results = tmp_path / "results"
     process = start(results, *LONG)
     wait_for_checkpoint(results, 0, process)
+    # Paused, the owner stays mid-run however slow the takeover attempt is to start (its heartbeat
+    # stays fresh: the threshold is minutes); killed while paused, it dies mid-epoch.
+    process.send_signal(signal.SIGSTOP)
     refused = resume(results, *LONG, "--force")  # the owner is alive: its heartbeat is fresh, its pid runs
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "is RUNNING and not taken over: its process" in refused.stderr
