@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from harness.core.cpu import this_cpu
 from harness.core.errors import BenchError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
@@ -30,6 +31,14 @@ def resolve_device(spec: str) -> torch.device:
                              f"{torch.cuda.device_count()} CUDA device(s)")
         return torch.device(spec if index else "cuda:0")
     raise BenchError(f"invalid device {spec!r}. Valid: {DEVICE_CHOICES}")
+
+
+def describe(device: torch.device) -> str:
+    """The device and the hardware behind it, as a run records it (``dfkd.device``): timings are
+    comparable only between runs on the same hardware, so a CPU is named by its model, not by
+    ``platform.processor()`` (which on Linux says only ``x86_64``)."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else this_cpu().model
+    return f"{device} ({name})"
 
 
 def synchronize(device: torch.device) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import platform
+import sys
 import time
 
 import numpy as np
@@ -13,7 +13,7 @@ from torchvision.utils import make_grid
 import harness
 from harness.core import config, interrupt
 from harness.core.config import flatten
-from harness.core.devices import resolve_device
+from harness.core.devices import describe, resolve_device
 from harness.core.job import EpochReport
 from harness.core.task import Task
 from harness.core.timing import SYNTHESIS, TRAINING, Stopwatch
@@ -36,6 +36,7 @@ from harness.record import provenance
 from harness.record.tracking import LAST_SAMPLES, Tracker
 
 PAPER_BUDGET = "paper"
+DEVICES_SEPARATOR = " + "  # dfkd.device of a run resumed on other hardware: each device it ran on
 
 
 SAMPLES_MIN_WIDTH = 256  # px: a grid of 16x16 digits is 137 px wide, too small to see in the MLflow UI
@@ -60,13 +61,11 @@ def paper_images(spec: RunSpec, task) -> int:
 
 def record(spec: RunSpec, task: Task, info, device: torch.device) -> tuple[dict, dict]:
     """The tags and params of design.md's MLflow record for one cell."""
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        platform.processor() or platform.machine()
     tags = {"dfkd.method": spec.method, "dfkd.variant": spec.variant, "dfkd.task": spec.task,
             "dfkd.pair": spec.pair, "dfkd.teacher": spec.teacher, "dfkd.student": spec.student,
             "dfkd.seed": spec.seed, "dfkd.budget": spec.budget, "dfkd.grid_key": spec.grid_key,
             "dfkd.deviations": "; ".join(spec.deviations) or "none", "dfkd.version": harness.__version__,
-            "dfkd.task_version": task.version, "dfkd.device": f"{device} ({device_name})",
+            "dfkd.task_version": task.version, "dfkd.device": describe(device),
             "dfkd.teacher_sha256": info.sha256 if info else "",
             "dfkd.teacher_metric": info.metric if info and info.metric is not None else "",
             "dfkd.resumable": "true", HEARTBEAT_TAG: int(time.time()), OWNER_TAG: str(Owner.me()),
@@ -100,7 +99,7 @@ def execute(spec: RunSpec, tracker: Tracker, device_name: str = "auto", show_pro
         run_id = resume_run
         checkpoints = CheckpointDir(tracker.results_dir / "checkpoints" / run_id)
         attach_pool(built, checkpoints, ranks)
-        logged = ranks.on_main(lambda: reopened(tracker, run_id, f"eval/{task.metric}"))
+        logged = ranks.on_main(lambda: reopened(tracker, run_id, f"eval/{task.metric}", device))
         state = rank_state.load(ranks, checkpoints)
         # None: interrupted before its first epoch checkpoint. The same MLflow run then starts
         # again from scratch: build() seeded everything as for a new run, and no epoch was logged.
@@ -142,9 +141,19 @@ def start(tracker: Tracker, spec: RunSpec, task: Task, info, device: torch.devic
     return tracker.start(spec.task, spec.run_name, {**tags, **(extra_tags or {})}, params)
 
 
-def reopened(tracker: Tracker, run_id: str, metric: str) -> set[int]:
-    """Continue ``run_id`` as this process's; the epochs it has logged."""
+def reopened(tracker: Tracker, run_id: str, metric: str, device: torch.device) -> set[int]:
+    """Continue ``run_id`` as this process's; the epochs it has logged.
+
+    A grid longer than one machine's loan resumes on the next machine, and the run's times then
+    add seconds from both: ``dfkd.device`` lists every device the run has run on, and the user is told.
+    """
     tracker.reopen(run_id, owner=str(Owner.me()))
+    here = describe(device)
+    devices = tracker.get_run(run_id).data.tags.get("dfkd.device", "")
+    if here not in devices.split(DEVICES_SEPARATOR):
+        tracker.set_tags(run_id, {"dfkd.device": DEVICES_SEPARATOR.join(filter(None, [devices, here]))})
+        print(f"warning: run {run_id} ran on {devices or 'an unrecorded device'} and resumes on {here}: "
+              f"its times add seconds from both (dfkd.device lists them)", file=sys.stderr)
     return {step for step, _ in tracker.metric_history(run_id, metric)}
 
 

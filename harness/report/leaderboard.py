@@ -109,6 +109,7 @@ class Leaderboard:
     vs_paper: bool = False
     task: str | None = None
     shared_notes: str = ""  # the departures every run of the table records, said once in the caption
+    timing_devices: dict[str, int] = field(default_factory=dict)  # dfkd.device -> timed runs, when several
 
     @property
     def pairs(self) -> list[str]:
@@ -135,6 +136,10 @@ class Leaderboard:
             text += f" Every run departs from the reference implementation (dfkd.deviations): {self.shared_notes}."
         if any(not note.startswith(UNVERIFIED) for note in self.footnotes):
             text += " Numbered notes: a row's further departures."
+        if self.timing_devices:
+            machines = "; ".join(f"{device}, {n} run{'s' * (n > 1)}" for device, n in self.timing_devices.items())
+            text += (f" Times come from more than one device (dfkd.device): {machines}; compare times "
+                     f"taken on the same one.")
         return text
 
     def row_notes(self) -> list[str]:
@@ -221,9 +226,12 @@ def build(runs: pd.DataFrame, budget: str | None = None, which: str = "best", ti
         footnotes += unverified
 
     table, bold = _table(cells, pairs, paper_text, metric)
+    timed = rows.loc[rows["seconds"] > 0, "device"].dropna().value_counts()
+    devices = {str(device): int(n) for device, n in timed.items()} if len(timed) > 1 else {}
     baseline_rows = int(cells.groupby("_row", sort=True)["baseline"].first().sum())
     cells = cells.drop(columns=["_row", "_col", "markers"])
-    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task, shared)
+    return Leaderboard(cells, table, bold, metric, which, time, footnotes, baseline_rows, vs_paper, task, shared,
+                       devices)
 
 
 def _compare_with_paper(cells: pd.DataFrame, task: str | None, metric: str) -> tuple[list[str], list[str]]:

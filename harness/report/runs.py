@@ -136,6 +136,7 @@ def tidy(runs: pd.DataFrame, metric: str, which: str = "best", time: str = "synt
         "projected_h": pd.to_numeric(_column(runs, "metrics.time/projected_paper_synthesis_h"),
                                      errors="coerce").astype(float),
         "images": pd.to_numeric(_column(runs, "metrics.synth/images"), errors="coerce").astype(float),
+        "device": tag_text(_column(runs, "tags.dfkd.device")),
         "deviations": deviations.where(deviations.notna(), "none"),
         "teacher_metric": pd.to_numeric(_column(runs, "tags.dfkd.teacher_metric"), errors="coerce").astype(float),
     }, index=runs.index)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.core.cpu import this_cpu
 from harness.engine.plan import plan_runs
 from harness.engine.runner import execute
 from harness.record.tracking import Tracker
@@ -23,6 +24,7 @@ EPOCHS = 6
 ARGS = ["run", "--methods", "fast2", "--task", "digits", "--budget", "smoke", "--device", "cpu", "--quiet",
         "--set", f"epochs={EPOCHS}", "--set", "kd_steps=15", "--set", "ep_steps=15",
         "--set", "synthesis_batch_size=32", "--set", "batch_size=32"]
+HERE = f"cpu ({this_cpu().model})"  # dfkd.device of a CPU run on this machine
 # The default staleness threshold (10 minutes): a same-machine takeover must not wait for it.
 ENV = {**{k: v for k, v in os.environ.items() if k != "DFKD_STALE_AFTER_S"}, "OMP_NUM_THREADS": "1",
        "PYTHONUNBUFFERED": "1"}
@@ -114,6 +116,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
     assert run["status"] == "FINISHED"
     assert steps(results, run["run_id"]) == list(range(LONG_EPOCHS))
     assert int(run["tags.dfkd.resumed_from_epoch"]) >= 0
+    assert run["tags.dfkd.device"] == HERE and "resumes on" not in done.stderr  # same machine: one device
     assert_same_numbers(run, uninterrupted_long)
 
 
@@ -127,11 +130,17 @@ def test_sigterm_marks_killed_and_resumable_then_resumes(tmp_path, uninterrupted
     assert "continue with the same command and --resume" in err
     run = only_run(results)
     assert run["status"] == "KILLED" and run["tags.dfkd.resumable"] == "true"
+    assert run["tags.dfkd.device"] == HERE
+    # The run started on another machine (a grid continued on the next loan): its record says so.
+    Tracker(results).set_tags(run["run_id"], {"dfkd.device": "cpu (Earlier CPU)"})
     done = resume(results)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resumed" in done.stdout
+    assert (f"warning: run {run['run_id']} ran on cpu (Earlier CPU) and resumes on {HERE}: its times add "
+            f"seconds from both (dfkd.device lists them)") in done.stderr
     run = only_run(results)
     assert run["status"] == "FINISHED"
+    assert run["tags.dfkd.device"] == f"cpu (Earlier CPU) + {HERE}"
     assert steps(results, run["run_id"]) == list(range(EPOCHS))
     assert_same_numbers(run, uninterrupted)
     again = resume(results)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from harness.core import cpu
 from harness.core.cpu import Cpu, bf16_warning_for, parse_cpuinfo
+from harness.core.devices import describe
 
 SAPPHIRE_RAPIDS = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -54,3 +56,11 @@ def test_only_bf16_on_a_cpu_is_warned_about(skylake):
     assert bf16_warning_for("cpu", ["fp32", "bf16"]).startswith("warning: this CPU (Intel(R) Xeon(R) Gold 6130")
     assert bf16_warning_for("cpu", ["fp32", "fp16"]) is None
     assert bf16_warning_for("cuda", ["bf16"]) is None
+
+
+def test_a_run_records_the_cpu_by_its_model(tmp_path, monkeypatch):
+    """dfkd.device names the hardware that timed the run, not the architecture (``x86_64``)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(SAPPHIRE_RAPIDS)
+    monkeypatch.setattr(cpu, "CPUINFO", cpuinfo)
+    assert describe(torch.device("cpu")) == "cpu (Intel(R) Xeon(R) Platinum 8480+)"

@@ -398,3 +398,20 @@ def test_pareto_front_of_hand_points():
     assert set(wrn.index[wrn["on_front"]]) == {"fast2", "fast5", "cmi"}
     with pytest.raises(BenchError, match="nothing to plot"):
         plot_data(frame(), "cifar10", budget="smoke")
+
+
+def test_times_from_several_devices_are_said_in_the_caption():
+    runs = frame()
+    assert "more than one device" not in build(runs).caption()  # no dfkd.device recorded
+    runs["tags.dfkd.device"] = "cpu (AMD EPYC)"
+    assert "more than one device" not in build(runs).caption()
+    fast5 = runs["tags.dfkd.variant"] == "fast5"
+    runs.loc[fast5, "tags.dfkd.device"] = "cpu (Intel(R) Xeon(R) Processor)"
+    runs.loc[fast5 & (runs["tags.dfkd.seed"] == "2"), "tags.dfkd.device"] = \
+        "cpu (Intel(R) Xeon(R) Processor) + cpu (AMD EPYC)"
+    caption = build(runs).caption()
+    # Timed runs only (the baselines' zero seconds are no timing): 16 data-free runs stay on the EPYC.
+    assert ("Times come from more than one device (dfkd.device): cpu (AMD EPYC), 16 runs; "
+            "cpu (Intel(R) Xeon(R) Processor), 4 runs; "
+            "cpu (Intel(R) Xeon(R) Processor) + cpu (AMD EPYC), 2 runs; "
+            "compare times taken on the same one.") in caption
